@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# The test command (`make test`). From a fresh Linux machine it installs what it needs,
+# starts a Docker engine if none answers, and runs every stage:
+#   deps engine venv images unit lint build sanity molecule
+# Run some stages only with: scripts/test.sh unit lint   (the setup stages run as needed).
+# Whatever it starts (dockerd), it stops. Ends with one summary line.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=${DEVENV_VENV:-$ROOT/.venv}
+CACHE=$ROOT/.cache
+mkdir -p "$CACHE"
+export PATH="$VENV/bin:$PATH"
+export ANSIBLE_CONFIG=$ROOT/ansible.cfg
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 ANSIBLE_NOCOLOR=1
+export ANSIBLE_HOME=$CACHE/ansible
+
+ALL_STAGES="deps engine venv images unit lint build sanity molecule"
+STAGES=${*:-$ALL_STAGES}
+PASSED=() FAILED=() DOCKERD_PID=""
+START=$(date +%s)
+
+log() { printf '\n=== %s [%ss]\n' "$*" "$(( $(date +%s) - START ))"; }
+
+cleanup() {
+  if [ -n "$DOCKERD_PID" ]; then
+    log "stopping the dockerd this run started (pid $DOCKERD_PID)"
+    kill "$DOCKERD_PID" 2>/dev/null
+    for _ in $(seq 1 30); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 1; done
+  fi
+}
+trap cleanup EXIT
+
+want() { case " $STAGES " in *" $1 "*) return 0;; esac; return 1; }
+
+stage() {  # stage NAME COMMAND...: run a stage, record the outcome
+  local name=$1; shift
+  log "stage $name"
+  if "$@"; then PASSED+=("$name"); else FAILED+=("$name"); echo "stage $name FAILED"; fi
+}
+
+deps() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  [ ${#missing[@]} -eq 0 ] && { echo "system packages present"; return 0; }
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "missing ${missing[*]}: install them (needs root and apt-get)"; return 1
+  fi
+  echo "installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >"$CACHE/apt.log" 2>&1 \
+    || { tail -n 20 "$CACHE/apt.log"; return 1; }
+}
+
+engine() {
+  if docker info >/dev/null 2>&1; then echo "Docker engine answers"; return 0; fi
+  if [ "$(id -u)" != 0 ]; then echo "no Docker engine answers and this is not root: start one"; return 1; fi
+  echo "starting dockerd"
+  dockerd >"$CACHE/dockerd.log" 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && { echo "dockerd up"; return 0; }; sleep 1; done
+  tail -n 20 "$CACHE/dockerd.log"; return 1
+}
+
+venv() {
+  local stamp="$VENV/.devenv-stamp" want_stamp
+  want_stamp=$(cat requirements.txt constraints.txt | sha256sum | cut -c1-16)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want_stamp" ]; then echo "virtualenv up to date"; return 0; fi
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" || return 1
+  "$VENV/bin/pip" install -q --upgrade pip >/dev/null 2>&1
+  "$VENV/bin/pip" install -q -r requirements.txt -c constraints.txt || return 1
+  echo "$want_stamp" >"$stamp"
+}
+
+images() { ansible-playbook playbooks/images.yml; }
+
+unit() {
+  python -m pytest tests/unit -q -p no:cacheprovider; local rc=$?
+  [ $rc -eq 5 ] && { echo "pytest collected no tests"; return 1; }
+  return $rc
+}
+
+lint() { ansible-lint --profile production -q; }
+
+build() {
+  local out=$CACHE/build tmp
+  rm -rf "$out"; mkdir -p "$out"
+  ansible-galaxy collection build --force --output-path "$out" . || return 1
+  tmp=$(mktemp -d)
+  ansible-galaxy collection install --offline -p "$tmp" "$out"/colima_services-devenv-*.tar.gz >/dev/null || return 1
+  local rc=0 m
+  for m in plugins/modules/*.py; do
+    m=$(basename "$m" .py)
+    ANSIBLE_COLLECTIONS_PATH=$tmp ansible-doc "colima_services.devenv.$m" >/dev/null || { echo "ansible-doc failed: $m"; rc=1; }
+  done
+  ANSIBLE_COLLECTIONS_PATH=$tmp ansible-doc -t lookup colima_services.devenv.recipe_hash >/dev/null || rc=1
+  ANSIBLE_COLLECTIONS_PATH=$tmp ansible-doc -t role colima_services.devenv.docker_host >/dev/null || rc=1
+  ANSIBLE_COLLECTIONS_PATH=$tmp ansible-playbook --syntax-check colima_services.devenv.site >/dev/null || { echo "installed site playbook fails syntax check"; rc=1; }
+  rm -rf "$tmp"
+  [ $rc -eq 0 ] && echo "collection builds, installs, documents all modules"
+  return $rc
+}
+
+sanity() {
+  local tmp dest
+  tmp=$(mktemp -d); dest=$tmp/ansible_collections/colima_services/devenv
+  mkdir -p "$dest"
+  git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents -P {} "$dest"/ 2>/dev/null
+  (cd "$dest" && git init -q && git add -A && git -c user.email=ci@localhost -c user.name=ci commit -qm sanity \
+     && ansible-test sanity --python "$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
+          --requirements --color no --exclude collections/ 2>&1 | tail -n 40)
+  local rc=${PIPESTATUS[0]}
+  rm -rf "$tmp"; return $rc
+}
+
+molecule_all() {
+  local rc=0 s
+  for s in molecule/*/molecule.yml; do
+    s=$(basename "$(dirname "$s")")
+    log "molecule scenario $s"
+    molecule test -s "$s" || rc=1
+  done
+  return $rc
+}
+
+want deps && stage deps deps
+if want engine || want images || want molecule; then stage engine engine; fi
+stage venv venv
+want images && stage images images
+want unit && stage unit unit
+want lint && stage lint lint
+want build && stage build build
+want sanity && stage sanity sanity
+want molecule && stage molecule molecule_all
+
+log "done"
+echo "stages: ${#PASSED[@]} passed, ${#FAILED[@]} failed${FAILED:+ (${FAILED[*]})} in $(( $(date +%s) - START )) s"
+[ ${#FAILED[@]} -eq 0 ]
