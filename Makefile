@@ -1,10 +1,10 @@
 # `make test` runs everything CI runs; `make converge` builds the environment.
-.PHONY: test unit lint build sanity molecule images converge
+.PHONY: test unit lint build molecule images converge
 
 test:
 	bash scripts/test.sh
 
-unit lint build sanity molecule images:
+unit lint build molecule images:
 	bash scripts/test.sh $@
 
 converge:

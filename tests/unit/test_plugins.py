@@ -1,0 +1,40 @@
+"""Filters and the recipe_hash lookup."""
+
+import pytest
+from ansible.errors import AnsibleFilterError, AnsibleLookupError
+
+from ansible_collections.colima_services.devenv.plugins.filter import service
+from ansible_collections.colima_services.devenv.plugins.lookup.recipe_hash import recipe_hash
+
+
+def test_port_spec_binds_loopback_by_default():
+    assert service.port_spec({"host": 8200, "container": 8200}) == "127.0.0.1:8200:8200/tcp"
+    assert service.port_spec({"host": 53, "container": 53, "protocol": "udp"}, "::1") == "[::1]:53:53/udp"
+    with pytest.raises(AnsibleFilterError):
+        service.port_spec({"host": 1})
+
+
+def test_mounts():
+    assert service.volume_mount({"name": "vault_data", "target": "/vault/data"}, "mol_") == {
+        "type": "volume", "source": "mol_vault_data", "target": "/vault/data", "read_only": False}
+    assert service.bind_mount({"source": "/k", "target": "/keys"})["read_only"] is True
+    with pytest.raises(AnsibleFilterError):
+        service.volume_mount({"name": "x"})
+
+
+def test_status_line():
+    plan = {"vault": {"ports": {"api": {"host": 8200, "container": 8200}}}, "off": {"enabled": False}}
+    assert service.status_line("vault", plan, {"vault": "deployed"}).split() == ["vault", "deployed", "api", "127.0.0.1:8200"]
+    assert service.status_line("off", plan, {}).split() == ["off", "disabled"]
+
+
+def test_recipe_hash_tracks_content(tmp_path):
+    recipe = tmp_path / "recipe"
+    recipe.mkdir()
+    (recipe / "Dockerfile").write_text("FROM base\n")
+    first = recipe_hash([str(recipe)])
+    assert len(first) == 12 and recipe_hash([str(recipe)]) == first
+    (recipe / "Dockerfile").write_text("FROM base\nRUN true\n")
+    assert recipe_hash([str(recipe)]) != first
+    with pytest.raises(AnsibleLookupError):
+        recipe_hash([str(tmp_path / "missing")])
