@@ -78,7 +78,7 @@ venv() {
 images() { ansible-playbook playbooks/images.yml; }
 
 unit() {
-  python -m pytest tests/unit -q -p no:cacheprovider; local rc=$?
+  python -m pytest tests -q -p no:cacheprovider; local rc=$?
   [ $rc -eq 5 ] && { echo "pytest collected no tests"; return 1; }
   return $rc
 }
