@@ -123,6 +123,6 @@ want lint && stage lint lint
 want build && stage build build
 want molecule && stage molecule molecule_all
 
-log "done"
-echo "stages: ${#PASSED[@]} passed, ${#FAILED[@]} failed${FAILED:+ (${FAILED[*]})} in $(( $(date +%s) - START )) s"
+log "done in $(( $(date +%s) - START )) s${FAILED:+; failed stages: ${FAILED[*]}}"
+echo "stages: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
 [ ${#FAILED[@]} -eq 0 ]
