@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) colima_services.devenv contributors
+# MIT License (see LICENSE)
+"""Vault / OpenBao plumbing shared by this collection's vault_* modules.
+
+Private to this collection. hvac is the transport; every call goes through
+VaultApi.call(), which returns (status, body) and raises VaultError with a
+message that names the operation and never carries a request body, so no key,
+token or password can leak into a module result or traceback.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import tempfile
+import time
+
+try:
+    import hvac  # noqa: F401  (imported for HAS_HVAC; the client is built in connect())
+    import requests
+
+    HAS_HVAC = True
+    HVAC_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - depends on the controller
+    HAS_HVAC = False
+    HVAC_IMPORT_ERROR = exc
+
+CONNECTION_ARGS = dict(
+    url=dict(type="str", default="http://127.0.0.1:8200"),
+    ca_cert=dict(type="path"),
+    validate_certs=dict(type="bool", default=True),
+    timeout=dict(type="int", default=30),
+)
+
+TOKEN_ARGS = dict(
+    token=dict(type="str", no_log=True),
+    token_file=dict(type="path", default="~/.config/vault/root-token"),
+)
+
+
+class VaultError(Exception):
+    """A failure with a message fit for fail_json: what failed and what to do."""
+
+
+def connect(params, token=None):
+    """An hvac client for the module's connection options."""
+    import hvac as _hvac
+
+    verify = params.get("ca_cert") or params.get("validate_certs", True)
+    return _hvac.Client(url=params["url"], token=token, verify=verify, timeout=params.get("timeout") or 30)
+
+
+def read_token(params):
+    """The token from `token`, else from `token_file`; VaultError when neither gives one."""
+    if params.get("token"):
+        return params["token"]
+    path = os.path.expanduser(params.get("token_file") or "")
+    if not path or not os.path.exists(path):
+        raise VaultError(
+            "No Vault token: set token, or token_file to a file holding one (default ~/.config/vault/root-token, "
+            "written by colima_services.devenv.vault_init). File not found: %s" % path
+        )
+    with open(path) as handle:
+        token = handle.read().strip()
+    if not token:
+        raise VaultError("The token file %s is empty." % path)
+    return token
+
+
+def duration_seconds(value):
+    """'8760h', '1h30m', '90s', '3600' or 3600 -> 3600-style seconds (int)."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, (int, float)):
+        return int(value)
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+)([dhms])", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise VaultError("Cannot read the duration %r: use forms like 8760h, 30m, 90s or seconds." % value)
+    return sum(int(n) * units[u] for n, u in parts)
+
+
+def atomic_write(path, content, mode=0o600, overwrite=True):
+    """Write content to path via a temp file in the same directory and a rename.
+
+    The file never exists with a wider mode or partial content. With overwrite=False
+    an existing file is left alone and VaultError is raised.
+    """
+    path = os.path.expanduser(path)
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o700)
+    if not overwrite and os.path.exists(path):
+        raise VaultError("Refusing to overwrite %s." % path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.rename(tmp, path)
+        else:
+            # link() fails if the target appeared meanwhile: never clobber a file we did not see.
+            os.link(tmp, path)
+            os.unlink(tmp)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise VaultError("Cannot write %s: %s" % (path, exc.strerror or exc))
+
+
+def read_text(path):
+    path = os.path.expanduser(path)
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return handle.read()
+
+
+class VaultApi(object):
+    """Thin, secret-safe access to the HTTP API through an hvac client."""
+
+    def __init__(self, client, url):
+        self.client = client
+        self.url = url
+
+    def call(self, method, path, data=None, missing_ok=False, what=None):
+        """(status, body) of one API call. Raises VaultError on any error status.
+
+        missing_ok: a 404 returns (404, None) instead of raising (absent mounts, roles, secrets).
+        what: a short description of the operation for the error message.
+        """
+        what = what or "%s %s" % (method, path)
+        try:
+            response = self.client.adapter.request(
+                method, "/v1/" + path.lstrip("/"), json=data, raise_exception=False
+            )
+        except requests.exceptions.SSLError:
+            raise VaultError(
+                "TLS verification failed talking to %s (%s). Set ca_cert to the CA that signed Vault's "
+                "certificate." % (self.url, what)
+            )
+        except requests.exceptions.RequestException as exc:
+            raise VaultError("Cannot reach Vault at %s (%s): %s" % (self.url, what, type(exc).__name__))
+        if isinstance(response, dict):
+            return 200, response
+        status = response.status_code
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+        if status == 404 and missing_ok:
+            return status, None
+        if status >= 400:
+            errors = (body or {}).get("errors") if isinstance(body, dict) else None
+            detail = "; ".join(str(e) for e in errors) if errors else "HTTP %s" % status
+            if status == 403:
+                detail += " (the token lacks permission, or has expired)"
+            raise VaultError("Vault refused %s: %s" % (what, detail))
+        return status, body
+
+    def seal_status(self):
+        return self.call("GET", "sys/seal-status", what="reading the seal status")[1]
+
+    def wait_for_api(self, timeout):
+        """Wait until the API answers, whatever the init/seal state; return sys/health's body.
+
+        sys/health answers 501 while uninitialised and 503 while sealed: those count as up.
+        """
+        deadline = time.time() + timeout
+        last = "no answer"
+        while True:
+            try:
+                response = self.client.adapter.request("GET", "/v1/sys/health", raise_exception=False)
+                if isinstance(response, dict):
+                    return response
+                if response.status_code in (200, 429, 472, 473, 501, 503):
+                    return response.json()
+                last = "HTTP %s" % response.status_code
+            except requests.exceptions.SSLError:
+                raise VaultError("TLS verification failed talking to %s. Set ca_cert to the CA that signed "
+                                 "Vault's certificate, or use http:// for a listener without TLS." % self.url)
+            except (requests.exceptions.RequestException, ValueError) as exc:
+                last = type(exc).__name__
+            if time.time() >= deadline:
+                raise VaultError(
+                    "Vault at %s did not answer within %s s (last: %s). Is the container running and the port "
+                    "published? Check `docker logs dev-vault`." % (self.url, timeout, last)
+                )
+            time.sleep(0.5)
+
+    def wait_active(self, timeout):
+        """After an unseal, wait until the node is active (sys/health 200): with integrated (raft)
+        storage, writes fail with "local node not active" for a few seconds after the unseal."""
+        deadline = time.time() + timeout
+        while True:
+            response = self.client.adapter.request("GET", "/v1/sys/health", raise_exception=False)
+            if isinstance(response, dict):
+                return
+            if time.time() >= deadline:
+                raise VaultError("Vault at %s is unsealed but did not become active within %s s (sys/health: "
+                                 "HTTP %s). Check `docker logs dev-vault`." % (self.url, timeout, response.status_code))
+            time.sleep(0.25)
+
+    def mounts(self):
+        body = self.call("GET", "sys/mounts", what="listing secret engines")[1]
+        data = body.get("data", body)
+        return dict((k.rstrip("/"), v) for k, v in data.items() if isinstance(v, dict) and "type" in v)
+
+    def listing(self, path, what=None):
+        """Keys of a LIST, or [] when there is nothing (404)."""
+        status, body = self.call("LIST", path, missing_ok=True, what=what)
+        if status == 404 or not body:
+            return []
+        return list((body.get("data") or {}).get("keys") or [])
+
+
+def fail_on_missing_hvac(module):
+    if not HAS_HVAC:
+        from ansible.module_utils.basic import missing_required_lib
+
+        module.fail_json(msg=missing_required_lib("hvac"), exception=str(HVAC_IMPORT_ERROR))
+
+
+def to_json(value):
+    return json.dumps(value, indent=2, sort_keys=True) + "\n"
