@@ -79,7 +79,7 @@ class Env(object):
         client = self.root_client() if self.token.exists() else None
         for svc in SERVICES:
             try:
-                secret = client.secrets.kv.v2.read_secret_version(path=svc["name"], raise_on_deleted_version=True, raise_on_deleted_version=True)
+                secret = client.secrets.kv.v2.read_secret_version(path=svc["name"], raise_on_deleted_version=True)
                 values += [v for v in secret["data"]["data"].values() if isinstance(v, str) and len(v) >= 20]
             except Exception:  # noqa: BLE001 - not created in this test
                 pass
