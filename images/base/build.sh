@@ -32,8 +32,15 @@ rm -f "$root.log"
 # Keep the image small and apt usable inside docker build.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' >"$root/etc/apt/apt.conf.d/99devenv"
-tar -C "$root" -c . | docker import \
-  --change 'ENV LANG=C.UTF-8' \
+# Recipes install from PyPI during docker build. Give them the CAs this host trusts (a proxy or
+# corporate CA included), so pip verifies TLS the way the host does. PIP_CERT points pip at them.
+host_ca=/etc/ssl/certs/ca-certificates.crt
+changes=(--change 'ENV LANG=C.UTF-8')
+if [ -s "$host_ca" ]; then
+  install -D -m 0644 "$host_ca" "$root/etc/devenv/host-ca.pem"
+  changes+=(--change 'ENV PIP_CERT=/etc/devenv/host-ca.pem')
+fi
+tar -C "$root" -c . | docker import "${changes[@]}" \
   --change 'CMD ["/bin/bash"]' \
   --change "LABEL io.colima-services.owner=devenv io.colima-services.recipe=base" \
   - "$tag" >/dev/null
