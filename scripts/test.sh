@@ -97,7 +97,9 @@ build() {
     ANSIBLE_COLLECTIONS_PATH=$tmp ansible-doc "colima_services.devenv.$m" >/dev/null || { echo "ansible-doc failed: $m"; rc=1; }
   done
   ANSIBLE_COLLECTIONS_PATH=$tmp ansible-doc -t lookup colima_services.devenv.recipe_hash >/dev/null || rc=1
-  ANSIBLE_COLLECTIONS_PATH=$tmp ansible-doc -t role colima_services.devenv.docker_host >/dev/null || rc=1
+  for r in docker_host vault; do
+    ANSIBLE_COLLECTIONS_PATH=$tmp ansible-doc -t role "colima_services.devenv.$r" >/dev/null || { echo "ansible-doc failed: role $r"; rc=1; }
+  done
   ANSIBLE_COLLECTIONS_PATH=$tmp ansible-playbook --syntax-check colima_services.devenv.site >/dev/null || { echo "installed site playbook fails syntax check"; rc=1; }
   rm -rf "$tmp"
   [ $rc -eq 0 ] && echo "collection builds, installs, documents all modules"
