@@ -224,6 +224,30 @@ class VaultApi(object):
         return list((body.get("data") or {}).get("keys") or [])
 
 
+def run_token_module(argument_spec, runner, durations=None):
+    """main() of a module that acts with a token: parse args, check durations, log in, run, exit.
+
+    runner(module, api) returns the result dict; durations(params) lists duration strings to
+    validate before any call. Every VaultError becomes fail_json with its message.
+    """
+    from ansible.module_utils.basic import AnsibleModule
+
+    args = dict(argument_spec)
+    args.update(CONNECTION_ARGS)
+    args.update(TOKEN_ARGS)
+    module = AnsibleModule(argument_spec=args, supports_check_mode=True)
+    fail_on_missing_hvac(module)
+    try:
+        for value in (durations(module.params) if durations else []):
+            duration_seconds(value)
+        token = read_token(module.params)
+        module.no_log_values.add(token)
+        result = runner(module, VaultApi(connect(module.params, token), module.params["url"]))
+    except VaultError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
 def fail_on_missing_hvac(module):
     if not HAS_HVAC:
         from ansible.module_utils.basic import missing_required_lib

@@ -182,18 +182,12 @@ diff:
 import copy
 import os
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.colima_services.devenv.plugins.module_utils._vault import (
-    CONNECTION_ARGS,
-    TOKEN_ARGS,
-    VaultApi,
     VaultError,
     atomic_write,
-    connect,
     duration_seconds,
-    fail_on_missing_hvac,
     read_text,
-    read_token,
+    run_token_module,
 )
 
 ROLE_FIELDS = ("allowed_domains", "allow_subdomains", "allow_bare_domains", "allow_localhost", "allow_ip_sans",
@@ -445,21 +439,8 @@ def main():
         roles=dict(type="list", elements="dict", default=[], options=role_spec),
         export_dir=dict(type="path", default="~/.config/vault/ca"),
     )
-    args.update(CONNECTION_ARGS)
-    args.update(TOKEN_ARGS)
-    module = AnsibleModule(argument_spec=args, supports_check_mode=True)
-    fail_on_missing_hvac(module)
-    try:
-        for role in module.params["roles"]:
-            for field in ("ttl", "max_ttl"):
-                duration_seconds(role[field])
-        token = read_token(module.params)
-        module.no_log_values.add(token)
-        api = VaultApi(connect(module.params, token), module.params["url"])
-        result = Bootstrap(module, api).run()
-    except VaultError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_token_module(args, lambda module, api: Bootstrap(module, api).run(),
+                     durations=lambda p: [r[f] for r in p["roles"] for f in ("ttl", "max_ttl")])
 
 
 if __name__ == "__main__":

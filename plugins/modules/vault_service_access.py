@@ -142,18 +142,12 @@ import os
 import secrets
 import string
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.colima_services.devenv.plugins.module_utils._vault import (
-    CONNECTION_ARGS,
-    TOKEN_ARGS,
-    VaultApi,
     VaultError,
     atomic_write,
-    connect,
     duration_seconds,
-    fail_on_missing_hvac,
     read_text,
-    read_token,
+    run_token_module,
 )
 
 ALPHABET = string.ascii_letters + string.digits
@@ -338,20 +332,8 @@ def main():
         token_ttl=dict(type="str", default="1h", no_log=False),
         token_max_ttl=dict(type="str", default="4h", no_log=False),
     )
-    args.update(CONNECTION_ARGS)
-    args.update(TOKEN_ARGS)
-    module = AnsibleModule(argument_spec=args, supports_check_mode=True)
-    fail_on_missing_hvac(module)
-    try:
-        duration_seconds(module.params["token_ttl"])
-        duration_seconds(module.params["token_max_ttl"])
-        token = read_token(module.params)
-        module.no_log_values.add(token)
-        api = VaultApi(connect(module.params, token), module.params["url"])
-        result = Access(module, api).run()
-    except VaultError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_token_module(args, lambda module, api: Access(module, api).run(),
+                     durations=lambda p: [p["token_ttl"], p["token_max_ttl"]])
 
 
 if __name__ == "__main__":
