@@ -400,13 +400,18 @@ class Cluster(object):
             self.forget_stale(stale)
         if not self.check:
             views = self.views()
+        order = [n.id for n in self.nodes]
+        if state == "fresh":
+            # As redis-cli does: slots first, so that the MEET handshakes already carry them.
+            masters = order[:wanted_masters]
+            self.assign_slots({}, masters)
         self.meet(views)
         views = self.wait("all nodes to agree on the members", self.all_agree, self.agreement_detail) or views
 
         anchor_view = views[self.nodes[0].id]["nodes"]
-        order = [n.id for n in self.nodes]
-        masters = rc.choose_masters(anchor_view, order, wanted_masters)
-        self.assign_slots(anchor_view, masters)
+        if state != "fresh":
+            masters = rc.choose_masters(anchor_view, order, wanted_masters)
+            self.assign_slots(anchor_view, masters)
         views = self.wait("every node to see all 16384 slots",
                           lambda v: all(not rc.unowned_slots(x["nodes"]) for x in v.values()),
                           lambda v: "; ".join("%s sees %d unowned slots" % (n.address, len(rc.unowned_slots(v[n.id]["nodes"])))
