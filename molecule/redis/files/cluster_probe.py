@@ -5,6 +5,7 @@ REDIS_PASSWORD. Prints one JSON object.
   read PREFIX N PORT=IP:PORT... reads PREFIX1..N through a cluster client on the host, using
                                 address_remap (MOVED names container IPs; we map them to ports)
   tls PORT CA                   PING over TLS, verifying the certificate and 127.0.0.1 with CA
+  roles PORT...                 each node's replication role, replicas' link status, followed masters
 """
 import json
 import os
@@ -48,11 +49,29 @@ def tls(port, ca):
     return {"ping": client.ping()}
 
 
+def roles(ports):
+    out = {"roles": [], "links": [], "masters_followed": set(), "states": []}
+    for port in ports:
+        client = redis.Redis(port=int(port), password=PASSWORD, decode_responses=True)
+        info = client.info("replication")
+        out["roles"].append(info["role"])
+        out["states"].append(client.cluster("info")["cluster_state"])
+        if info["role"] == "slave":
+            out["links"].append(info["master_link_status"])
+            out["masters_followed"].add("%s:%s" % (info["master_host"], info["master_port"]))
+    out["masters_followed"] = sorted(out["masters_followed"])
+    first = redis.Redis(port=int(ports[0]), password=PASSWORD)
+    out["slots"] = sum(end - start + 1 for start, end, *_ in first.execute_command("CLUSTER", "SLOTS"))
+    return out
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "slots":
         print(json.dumps(slots(args)))
     elif command == "read":
         print(json.dumps(read(args[0], int(args[1]), args[2:])))
+    elif command == "roles":
+        print(json.dumps(roles(args)))
     elif command == "tls":
         print(json.dumps(tls(args[0], args[1])))
