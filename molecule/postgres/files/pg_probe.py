@@ -1,0 +1,42 @@
+"""Test-only probe of the molecule postgres scenario. Password in PG_PASSWORD; prints one JSON object.
+
+  connect HOST PORT USER DB CA [sslmode]   connect to 127.0.0.1:PORT, verifying the certificate for HOST
+                                           (psycopg hostaddr), run SELECT version() and the TLS version
+  write PORT USER DB CA VALUE              insert VALUE into devenv_probe (created if missing)
+  read PORT USER DB CA                     the values in devenv_probe
+"""
+import json
+import os
+import sys
+
+import psycopg
+
+
+def connect(host, port, user, db, ca, sslmode="verify-full", password=None):
+    return psycopg.connect(host=host, hostaddr="127.0.0.1", port=int(port), user=user, dbname=db,
+                           password=password if password is not None else os.environ["PG_PASSWORD"],
+                           sslmode=sslmode, sslrootcert=ca, connect_timeout=5)
+
+
+def main(command, args):
+    if command == "connect":
+        host, port, user, db, ca = args[:5]
+        sslmode = args[5] if len(args) > 5 else "verify-full"
+        password = os.environ.get("PG_WRONG_PASSWORD")
+        try:
+            with connect(host, port, user, db, ca, sslmode, password) as conn:
+                version = conn.execute("SELECT version()").fetchone()[0]
+                tls = conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+                return {"ok": True, "version": version, "ssl": tls[0], "tls_version": tls[1]}
+        except psycopg.OperationalError as exc:
+            return {"ok": False, "error": str(exc).strip().splitlines()[-1]}
+    port, user, db, ca = args[:4]
+    with connect("postgres", port, user, db, ca) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS devenv_probe (value text)")
+        if command == "write":
+            conn.execute("INSERT INTO devenv_probe VALUES (%s)", (args[4],))
+        return {"values": [r[0] for r in conn.execute("SELECT value FROM devenv_probe ORDER BY value")]}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1], sys.argv[2:])))
