@@ -4,6 +4,7 @@
                                            (psycopg hostaddr), run SELECT version() and the TLS version
   write PORT USER DB CA VALUE              insert VALUE into devenv_probe (created if missing)
   read PORT USER DB CA                     the values in devenv_probe
+  pools PORT USER CA                       SHOW POOLS on PgBouncer's admin console (simple query protocol)
 """
 import json
 import os
@@ -30,6 +31,15 @@ def main(command, args):
                 return {"ok": True, "version": version, "ssl": tls[0], "tls_version": tls[1]}
         except psycopg.OperationalError as exc:
             return {"ok": False, "error": str(exc).strip().splitlines()[-1]}
+    if command == "pools":
+        port, user, ca = args[:3]
+        with psycopg.connect(host="pgbouncer", hostaddr="127.0.0.1", port=int(port), user=user, dbname="pgbouncer",
+                             password=os.environ["PG_PASSWORD"], sslmode="verify-full", sslrootcert=ca,
+                             autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
+            cur = conn.cursor()
+            cur.execute("SHOW POOLS")
+            names = [d.name for d in cur.description]
+            return {"pools": [dict(zip(names, row)) for row in cur.fetchall()]}
     port, user, db, ca = args[:4]
     with connect("postgres", port, user, db, ca) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS devenv_probe (value text)")
