@@ -224,6 +224,25 @@ class VaultApi(object):
         return list((body.get("data") or {}).get("keys") or [])
 
 
+class Planner(object):
+    """Base of the token-based modules' workers: records each action, and performs it unless in
+    check mode, so that check mode returns exactly the list of actions a real run would take."""
+
+    def __init__(self, module, api):
+        self.module = module
+        self.params = module.params
+        self.api = api
+        self.check = module.check_mode
+        self.actions = []
+
+    def act(self, description, method, path, data=None, what=None):
+        """Record an action; perform it unless in check mode. Returns the response body."""
+        self.actions.append(description)
+        if self.check:
+            return {}
+        return self.api.call(method, path, data, what=what or description)[1] or {}
+
+
 def run_token_module(argument_spec, runner, durations=None):
     """main() of a module that acts with a token: parse args, check durations, log in, run, exit.
 

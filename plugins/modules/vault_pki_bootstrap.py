@@ -183,6 +183,7 @@ import copy
 import os
 
 from ansible_collections.colima_services.devenv.plugins.module_utils._vault import (
+    Planner,
     VaultError,
     atomic_write,
     duration_seconds,
@@ -227,23 +228,12 @@ def pem_join(*pems):
     return "".join(p.strip() + "\n" for p in pems if p and p.strip())
 
 
-class Bootstrap(object):
+class Bootstrap(Planner):
     def __init__(self, module, api):
-        self.module = module
-        self.params = module.params
-        self.api = api
-        self.check = module.check_mode
-        self.actions = []
+        super(Bootstrap, self).__init__(module, api)
         self.before = {}
         self.after = {}
         self.planned_mounts = set()
-
-    def act(self, description, method, path, data=None, what=None):
-        """Record an action; perform it unless in check mode. Returns the response body."""
-        self.actions.append(description)
-        if self.check:
-            return {}
-        return self.api.call(method, path, data, what=what or description)[1] or {}
 
     # -- mounts ---------------------------------------------------------------------------------
     def ensure_mount(self, mounts, path, kind, max_ttl=None):

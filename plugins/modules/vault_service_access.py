@@ -143,6 +143,7 @@ import secrets
 import string
 
 from ansible_collections.colima_services.devenv.plugins.module_utils._vault import (
+    Planner,
     VaultError,
     atomic_write,
     duration_seconds,
@@ -164,34 +165,21 @@ def policy_text(name, p, read_secrets):
     return "\n".join(lines) + "\n"
 
 
-class Access(object):
-    def __init__(self, module, api):
-        self.module = module
-        self.p = module.params
-        self.api = api
-        self.check = module.check_mode
-        self.actions = []
-
-    def act(self, description, method, path, data=None):
-        self.actions.append(description)
-        if self.check:
-            return {}
-        return self.api.call(method, path, data, what=description)[1] or {}
-
+class Access(Planner):
     def secret(self, name):
-        status, body = self.api.call("GET", "%s/data/%s" % (self.p["kv_mount"], name), missing_ok=True,
-                                     what="reading secret %s/%s" % (self.p["kv_mount"], name))
+        status, body = self.api.call("GET", "%s/data/%s" % (self.params["kv_mount"], name), missing_ok=True,
+                                     what="reading secret %s/%s" % (self.params["kv_mount"], name))
         if status == 404 or not body or not (body.get("data") or {}).get("data"):
             return None, 0
         return body["data"]["data"], body["data"]["metadata"]["version"]
 
     def generate(self):
-        value = "".join(secrets.choice(ALPHABET) for _ in range(self.p["password_length"]))
+        value = "".join(secrets.choice(ALPHABET) for _ in range(self.params["password_length"]))
         self.module.no_log_values.add(value)
         return value
 
     def ensure_secrets(self):
-        services = self.p["services"]
+        services = self.params["services"]
         current = {}
         for svc in services:
             current[svc["name"]] = self.secret(svc["name"])
@@ -214,9 +202,9 @@ class Access(object):
                     want[field] = pool.setdefault(key, (data or {}).get(field) or self.generate())
                 else:
                     want[field] = (data or {}).get(field) or self.generate()
-            path = "%s/%s" % (self.p["kv_mount"], svc["name"])
+            path = "%s/%s" % (self.params["kv_mount"], svc["name"])
             if data is None:
-                self.act("create secret %s" % path, "POST", "%s/data/%s" % (self.p["kv_mount"], svc["name"]),
+                self.act("create secret %s" % path, "POST", "%s/data/%s" % (self.params["kv_mount"], svc["name"]),
                          {"options": {"cas": 0}, "data": want})
             else:
                 missing = sorted(set(want) - set(data))
@@ -224,13 +212,13 @@ class Access(object):
                     merged = dict(data)
                     merged.update(dict((k, want[k]) for k in missing))
                     self.act("add fields %s to secret %s" % (", ".join(missing), path), "POST",
-                             "%s/data/%s" % (self.p["kv_mount"], svc["name"]),
+                             "%s/data/%s" % (self.params["kv_mount"], svc["name"]),
                              {"options": {"cas": version}, "data": merged})
 
     def ensure_approle_mount(self):
         body = self.api.call("GET", "sys/auth", what="listing auth methods")[1]
         methods = body.get("data", body)
-        mount = self.p["approle_mount"].strip("/") + "/"
+        mount = self.params["approle_mount"].strip("/") + "/"
         if mount not in methods:
             self.act("enable approle auth at %s" % mount.rstrip("/"), "POST", "sys/auth/%s" % mount.rstrip("/"),
                      {"type": "approle"})
@@ -241,7 +229,7 @@ class Access(object):
         return True
 
     def ensure_service(self, svc, approle_exists):
-        name, p = svc["name"], self.p
+        name, p = svc["name"], self.params
         policy_name = "%s-policy" % name
         want_policy = policy_text(name, p, svc["read_secrets"])
         body = self.api.call("GET", "sys/policies/acl/%s" % policy_name, missing_ok=True,
@@ -298,17 +286,17 @@ class Access(object):
                                    what="creating a secret ID for %s" % name)[1].get("data") or {}).get("secret_id")
         self.module.no_log_values.add(secret_id)
         atomic_write(cred_path, json.dumps({"role_id": role_id, "secret_id": secret_id,
-                                            "mount": self.p["approle_mount"], "url": self.p["url"]}, indent=2) + "\n")
+                                            "mount": self.params["approle_mount"], "url": self.params["url"]}, indent=2) + "\n")
 
     def run(self):
-        names = [s["name"] for s in self.p["services"]]
+        names = [s["name"] for s in self.params["services"]]
         duplicates = sorted(set(n for n in names if names.count(n) > 1))
         if duplicates:
             raise VaultError("services lists %s more than once." % ", ".join(duplicates))
         self.ensure_secrets()
         approle_exists = self.ensure_approle_mount()
         services = {}
-        for svc in self.p["services"]:
+        for svc in self.params["services"]:
             services[svc["name"]] = self.ensure_service(svc, approle_exists)
         return dict(changed=bool(self.actions), actions=self.actions, services=services)
 
