@@ -97,7 +97,8 @@ build() {
     ANSIBLE_COLLECTIONS_PATH=$tmp ansible-doc "colima_services.devenv.$m" >/dev/null || { echo "ansible-doc failed: $m"; rc=1; }
   done
   ANSIBLE_COLLECTIONS_PATH=$tmp ansible-doc -t lookup colima_services.devenv.recipe_hash >/dev/null || rc=1
-  for r in docker_host vault redis postgres pgbouncer; do
+  for r in roles/*/; do
+    r=$(basename "$r")
     ANSIBLE_COLLECTIONS_PATH=$tmp ansible-doc -t role "colima_services.devenv.$r" >/dev/null || { echo "ansible-doc failed: role $r"; rc=1; }
   done
   ANSIBLE_COLLECTIONS_PATH=$tmp ansible-playbook --syntax-check colima_services.devenv.site >/dev/null || { echo "installed site playbook fails syntax check"; rc=1; }
