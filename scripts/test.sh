@@ -46,6 +46,7 @@ deps() {
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v node >/dev/null || missing+=(nodejs)  # checks the MongoDB healthcheck script
   [ ${#missing[@]} -eq 0 ] && { echo "system packages present"; return 0; }
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     echo "missing ${missing[*]}: install them (needs root and apt-get)"; return 1

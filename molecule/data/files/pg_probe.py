@@ -1,7 +1,8 @@
 """Test-only probe of the molecule data scenario (PostgreSQL, PgBouncer). Password in PG_PASSWORD; prints one JSON object.
 
   connect HOST PORT USER DB CA [sslmode]   connect to 127.0.0.1:PORT, verifying the certificate for HOST
-                                           (psycopg hostaddr), run SELECT version() and the TLS version
+                                           (psycopg hostaddr); report the version, TLS, and whether USER
+                                           is a superuser
   write PORT USER DB CA VALUE              insert VALUE into devenv_probe (created if missing)
   read PORT USER DB CA                     the values in devenv_probe
   pools PORT USER CA                       SHOW POOLS on PgBouncer's admin console (simple query protocol)
@@ -28,7 +29,8 @@ def main(command, args):
             with connect(host, port, user, db, ca, sslmode, password) as conn:
                 version = conn.execute("SELECT version()").fetchone()[0]
                 tls = conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
-                return {"ok": True, "version": version, "ssl": tls[0], "tls_version": tls[1]}
+                superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
+                return {"ok": True, "version": version, "ssl": tls[0], "tls_version": tls[1], "superuser": superuser}
         except psycopg.OperationalError as exc:
             return {"ok": False, "error": str(exc).strip().splitlines()[-1]}
     if command == "pools":

@@ -1,0 +1,69 @@
+"""Test-only probe of the molecule data scenario, for components created but never started (their
+binaries cannot run here). Prints one JSON object.
+
+  files CONTAINER DIR OUT      copy DIR out of the (stopped) container into OUT; report each file's mode and owner
+  ini FILE                     parse a Go-style ini file (keys before the first section go under "")
+  pem FILE ROOT_CA NAME...     FILE holds a private key and a certificate chain: does the key match the
+                               certificate, does the chain lead to ROOT_CA, does the certificate name each NAME
+"""
+import base64
+import configparser
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+
+def files(container, path, out):
+    data = subprocess.run(["docker", "cp", "%s:%s" % (container, path), "-"], check=True, capture_output=True).stdout
+    meta = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                meta[os.path.basename(member.name)] = {"mode": "%04o" % (member.mode & 0o7777), "uid": member.uid, "gid": member.gid}
+        tar.extractall(out, filter="data")
+    return {"files": meta}
+
+
+def ini(path):
+    parser = configparser.RawConfigParser(strict=True, interpolation=None)
+    parser.optionxform = str
+    with open(path) as handle:
+        parser.read_string("[__root__]\n" + handle.read())
+    sections = {("" if name == "__root__" else name): dict(parser.items(name)) for name in parser.sections()}
+    jwt = {}
+    for section, key in (("server", "LFS_JWT_SECRET"), ("oauth2", "JWT_SECRET")):
+        value = sections.get(section, {}).get(key, "")
+        jwt[key] = len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))) if value else 0
+    return {"sections": sections, "jwt_secret_bytes": jwt}
+
+
+def pem(path, root_path, names):
+    blob = open(path, "rb").read()
+    key = serialization.load_pem_private_key(blob, password=None)
+    certs = x509.load_pem_x509_certificates(blob)
+    root = x509.load_pem_x509_certificate(open(root_path, "rb").read())
+    chain_ok = True
+    try:
+        for child, parent in zip(certs, certs[1:] + [root]):
+            child.verify_directly_issued_by(parent)
+    except Exception:  # any failure (bad signature, wrong issuer, key type) means "does not chain"
+        chain_ok = False
+    san = certs[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    dns = san.get_values_for_type(x509.DNSName)
+    key_match = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == \
+        certs[0].public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {"certs": len(certs), "key_matches": key_match, "chain_ok": chain_ok,
+            "missing_names": [n for n in names if n not in dns]}
+
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    result = {"files": lambda: files(*args[:3]), "ini": lambda: ini(args[0]),
+              "pem": lambda: pem(args[0], args[1], args[2:])}[command]()
+    print(json.dumps(result))
