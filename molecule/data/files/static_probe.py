@@ -3,8 +3,9 @@ binaries cannot run here). Prints one JSON object.
 
   files CONTAINER DIR OUT      copy DIR out of the (stopped) container into OUT; report each file's mode and owner
   ini FILE                     parse a Go-style ini file (keys before the first section go under "")
-  pem FILE ROOT_CA NAME...     FILE holds a private key and a certificate chain: does the key match the
-                               certificate, does the chain lead to ROOT_CA, does the certificate name each NAME
+  pem FILES ROOT_CA NAME...    FILES (comma-separated, read as one) hold a private key and a certificate chain:
+                               does the key match the certificate, does the chain lead to ROOT_CA, does the
+                               certificate name each NAME
 """
 import base64
 import configparser
@@ -43,8 +44,8 @@ def ini(path):
     return {"sections": sections, "jwt_secret_bytes": jwt}
 
 
-def pem(path, root_path, names):
-    blob = open(path, "rb").read()
+def pem(paths, root_path, names):
+    blob = b"".join(open(path, "rb").read() for path in paths.split(","))
     key = serialization.load_pem_private_key(blob, password=None)
     certs = x509.load_pem_x509_certificates(blob)
     root = x509.load_pem_x509_certificate(open(root_path, "rb").read())
