@@ -37,30 +37,17 @@ _raw:
   elements: str
 """
 
-import hashlib
-import os
-
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
+from ansible_collections.colima_services.devenv.plugins.module_utils import _recipe
+
 
 def recipe_hash(directories):
-    digest = hashlib.sha256()
-    for directory in directories:
-        if not os.path.isdir(directory):
-            raise AnsibleLookupError("recipe_hash: %s is not a directory" % directory)
-        files = []
-        for root, dirs, names in os.walk(directory):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            files.extend(os.path.join(root, name) for name in names)
-        for path in sorted(files):
-            rel = os.path.relpath(path, directory).replace(os.sep, "/")
-            digest.update(rel.encode("utf-8") + b"\0")
-            with open(path, "rb") as handle:
-                digest.update(handle.read())
-            digest.update(b"\0")
-        digest.update(b"\1")
-    return digest.hexdigest()[:12]
+    try:
+        return _recipe.recipe_hash(directories)
+    except _recipe.RecipeError as exc:
+        raise AnsibleLookupError(str(exc))
 
 
 class LookupModule(LookupBase):

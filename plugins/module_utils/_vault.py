@@ -102,7 +102,7 @@ def atomic_write(path, content, mode=0o600, overwrite=True):
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(fd, "wb" if isinstance(content, bytes) else "w") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())

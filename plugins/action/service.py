@@ -1,0 +1,374 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) colima_services.devenv contributors
+# MIT License (see LICENSE)
+"""Action for colima_services.devenv.service: one reconcile step per service container.
+
+Reads the state through the Docker API in this process (container, image, the files inside the
+container) and compares it with the spec. When nothing differs and the container is healthy it
+starts no module at all. Otherwise it runs the community.docker modules (docker_image_pull,
+docker_image, docker_volume, docker_container, docker_container_copy_into) for what differs.
+The logic that needs no I/O is in module_utils/_reconcile.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+import os
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.colima_services.devenv.plugins.module_utils import _reconcile as rc
+from ansible_collections.colima_services.devenv.plugins.module_utils._vault import atomic_write
+from ansible_collections.colima_services.devenv.plugins.module_utils._recipe import recipe_hash
+
+from ansible import constants as C
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19
+    def trust_as_template(value):
+        return value
+
+try:
+    from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
+    from ansible_collections.community.docker.plugins.module_utils._api.errors import NotFound, DockerException
+    from ansible_collections.community.docker.plugins.module_utils.copy import fetch_file_ex
+    HAS_DOCKER = True
+except ImportError:  # reported when the action runs
+    HAS_DOCKER = False
+
+display = Display()
+
+
+class _Fail(Exception):
+    pass
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _VALID_ARGS = frozenset(("spec", "entry", "settings", "template_dir"))
+
+    # ---- helpers -------------------------------------------------------------------------
+    def _module(self, name, args, task_vars):
+        """Run one community.docker module; a failure becomes _Fail with its message."""
+        args = dict(args)
+        if name.startswith("community.docker."):
+            args.setdefault("docker_host", self._settings["docker_host"])
+        self._modules.append(name.rsplit(".", 1)[-1])
+        result = self._execute_module(module_name=name, module_args=args, task_vars=task_vars)
+        if result.get("failed"):
+            raise _Fail("%s: %s" % (name.rsplit(".", 1)[-1], to_text(result.get("msg", "failed")).strip()))
+        return result
+
+    def _get(self, path, *fmt):
+        try:
+            return self._client.get_json(path, *fmt)
+        except NotFound:
+            return None
+
+    def _image_id(self, ref):
+        info = self._get("/images/{0}/json", ref) if ref else None
+        return info["Id"] if info else None
+
+    # ---- image ---------------------------------------------------------------------------
+    def _unavailable_file(self):
+        return os.path.join(self._settings["home"], "images", "unavailable.json")
+
+    def _remembered(self):
+        try:
+            with open(self._unavailable_file()) as handle:
+                return json.load(handle)
+        except (IOError, OSError, ValueError):
+            return {}
+
+    def _remember(self, ref, why):
+        if self._task.check_mode:
+            return
+        data = self._remembered()
+        if why is None:
+            if ref not in data:
+                return
+            data.pop(ref)
+        else:
+            data[ref] = {"at": int(time.time()), "why": why}
+        os.makedirs(os.path.dirname(self._unavailable_file()), mode=0o700, exist_ok=True)
+        atomic_write(self._unavailable_file(), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    def _resolve_image(self, spec, task_vars):
+        """(reference, image ID, why-unavailable). Pulls or builds only when nothing usable is present."""
+        s = self._settings
+        source = s["image_source"]
+        upstream = spec.get("image") or ""
+        recipe = spec.get("recipe") or ""
+        recipe_dir = ""
+        local_ref = ""
+        if recipe:
+            recipe_dir = recipe if os.path.isabs(recipe) else os.path.join(s["collection_root"], "images", recipe)
+            local_ref = "%s%s:%s" % (s["local_image_prefix"], os.path.basename(recipe_dir.rstrip("/")),
+                                     recipe_hash([recipe_dir, os.path.join(s["collection_root"], "images", "base")]))
+        if source != "local" and upstream:
+            image_id = self._image_id(upstream)
+            if image_id:
+                return upstream, image_id, None
+        if source != "upstream" and local_ref:
+            image_id = self._image_id(local_ref)
+            if image_id:
+                return local_ref, image_id, None
+
+        why = []
+        if source != "local" and upstream:
+            known = self._remembered().get(upstream)
+            fresh = known and (time.time() - known.get("at", 0)) < float(s["image_retry_hours"]) * 3600
+            if fresh and not s["image_retry"]:
+                why.append("%s could not be pulled at %s (%s); not tried again until devenv_image_retry_hours=%s have passed, "
+                           "or run with -e devenv_image_retry=true"
+                           % (upstream, time.strftime("%Y-%m-%d %H:%M", time.localtime(known["at"])),
+                              known.get("why", "?"), s["image_retry_hours"]))
+            else:
+                args = {"name": upstream}
+                self._modules.append("docker_image_pull")
+                result = self._execute_module(module_name="community.docker.docker_image_pull",
+                                              module_args=dict(args, docker_host=s["docker_host"]), task_vars=task_vars)
+                if result.get("image") and not result.get("failed"):
+                    self._remember(upstream, None)
+                    self._actions.append("pulled %s" % upstream)
+                    return upstream, result["image"].get("Id"), None
+                if self._task.check_mode and not result.get("failed"):
+                    self._actions.append("would pull %s" % upstream)
+                    return upstream, None, None
+                msg = " ".join(to_text(result.get("msg", "pull failed")).split())[:160]
+                if source == "upstream":
+                    raise _Fail("%s could not be pulled: %s" % (upstream, msg))
+                self._remember(upstream, msg)
+                why.append("%s is not present and could not be pulled (%s)" % (upstream, msg))
+        if source != "upstream" and local_ref:
+            if self._task.check_mode:
+                self._actions.append("would build %s" % local_ref)
+                return local_ref, None, None
+            if not self._image_id(s["base_tag"]):
+                if s["system"] != "Linux":
+                    raise _Fail("Building local images needs Linux, root and debootstrap (this is %s). Use "
+                                "devenv_image_source: upstream here, or build the images on a Linux machine and "
+                                "docker save / docker load them." % s["system"])
+                self._module("ansible.legacy.command", {"argv": ["env", "DOCKER_HOST=" + s["docker_host"],
+                                                                 os.path.join(s["collection_root"], "images", "base", "build.sh"),
+                                                                 s["base_tag"]] + ([s["debian_mirror"]] if s["debian_mirror"] else [])},
+                             task_vars)
+                self._actions.append("built %s" % s["base_tag"])
+            labels = dict(s["labels"])
+            labels[s["label_prefix"] + ".recipe"] = os.path.basename(recipe_dir.rstrip("/"))
+            self._module("community.docker.docker_image", {
+                "name": local_ref, "source": "build",
+                "build": {"path": recipe_dir, "pull": False, "args": {"BASE_IMAGE": s["base_tag"]}, "labels": labels}},
+                task_vars)
+            self._actions.append("built %s" % local_ref)
+            return local_ref, self._image_id(local_ref), None
+        if not local_ref:
+            why.append("there is no local recipe")
+        elif source == "upstream":
+            why.append("devenv_image_source=upstream forbids the local recipe")
+        return "", None, ", and ".join(why) or "no image given"
+
+    # ---- files ---------------------------------------------------------------------------
+    def _render(self, template, dest, task_vars, template_dir):
+        path = template if os.path.isabs(template) else os.path.join(template_dir, template)
+        try:
+            text = self._loader.get_text_file_contents(path)
+        except Exception as exc:
+            raise _Fail("cannot read the template %s: %s" % (path, exc))
+        variables = dict(task_vars)
+        # What the template action adds that our templates use (no date in it: a re-render changes nothing).
+        variables.setdefault("ansible_managed", C.config.get_config_value("DEFAULT_MANAGED_STR"))
+        variables.update(template_path=template, template_fullpath=path, template_destpath=dest)
+        templar = self._templar.copy_with_new_env(searchpath=[os.path.dirname(path)], available_variables=variables)
+        out = templar.template(trust_as_template(text), escape_backslashes=False)
+        return to_bytes(out if out is not None else "")
+
+    def _wanted_files(self, spec, task_vars, template_dir):
+        entries = list(spec.get("files") or []) + rc.expand_tls(spec, self._settings["tls_dir"])
+        files = []
+        for item in entries:
+            if "template" in item:
+                content = self._render(item["template"], item["dest"], task_vars, template_dir)
+            elif "content" in item:
+                content = to_bytes(item["content"])
+            else:
+                parts = []
+                for src in item["src"] if isinstance(item["src"], list) else [item["src"]]:
+                    try:
+                        with open(src, "rb") as handle:
+                            parts.append(handle.read())
+                    except (IOError, OSError) as exc:
+                        raise _Fail("cannot read %s for %s: %s" % (src, item["dest"], exc.strerror))
+                content = b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts) if len(parts) > 1 else parts[0]
+            owner = int(item.get("owner", 0))
+            files.append({"dest": item["dest"], "content": content, "mode": rc.file_mode(item.get("mode", "0644")),
+                          "owner": owner, "group": int(item.get("group", owner)), "secret": bool(item.get("secret")),
+                          "template": "template" in item})
+        return files
+
+    def _keep_host_copies(self, files, svc_dir):
+        """Rendered templates also live on the host (0600, directory 0700), for the user to read."""
+        rendered = [f for f in files if f["template"]]
+        if not rendered:
+            return
+        os.makedirs(svc_dir, mode=0o700, exist_ok=True)
+        for item in rendered:
+            path = os.path.join(svc_dir, os.path.basename(item["dest"]))
+            try:
+                with open(path, "rb") as handle:
+                    if handle.read() == item["content"]:
+                        continue
+            except (IOError, OSError):
+                pass
+            atomic_write(path, item["content"], mode=0o600)
+
+    def _container_file(self, container, path):
+        def regular(in_path, tar, member):
+            return {"content": tar.extractfile(member).read(), "mode": member.mode, "owner": member.uid, "group": member.gid}
+        return fetch_file_ex(self._client, container, path, lambda p: None, regular, lambda p, m: None,
+                             lambda p, m: None)
+
+    # ---- health --------------------------------------------------------------------------
+    def _wait(self, name, ready):
+        deadline = time.time() + float(self._settings["health_timeout"])
+        info = None
+        while True:
+            info = self._get("/containers/{0}/json", name) or {}
+            health = rc.health_of(info.get("State"), ready)
+            if health == "healthy":
+                return
+            if health == "failed" or time.time() >= deadline:
+                break
+            time.sleep(1)
+        state = info.get("State") or {}
+        log = (state.get("Health") or {}).get("Log") or [{}]
+        lines = int(self._settings["log_lines"])
+        try:
+            raw = self._client._result(self._client._get(self._client._url("/containers/{0}/logs", name),
+                                                         params={"stdout": 1, "stderr": 1, "tail": lines}), binary=True)
+            out, err = rc.demux_logs(raw)
+        except DockerException as exc:
+            out, err = "", "(logs unavailable: %s)" % exc
+        raise _Fail(
+            "%s (%s) did not become healthy within %s s:\nstate %s, health %s.\nLast health check: %s\n"
+            "Last %s log lines (stdout, then stderr):\n%s\n%s\n"
+            "Fix the cause, then run this component's role again (or ansible-playbook site.yml: what is already right "
+            "is not changed)."
+            % (self._component, name, self._settings["health_timeout"], state.get("Status", "unknown"),
+               (state.get("Health") or {}).get("Status", "none"), (log[-1].get("Output") or "n/a").strip(), lines,
+               out.strip(), err.strip()))
+
+    # ---- main ----------------------------------------------------------------------------
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        if not HAS_DOCKER:
+            raise AnsibleActionFail("colima_services.devenv.service needs the community.docker collection (>= 3.6)")
+        args = self._task.args
+        spec, entry, self._settings = args.get("spec") or {}, args.get("entry") or {}, args.get("settings") or {}
+        self._component = spec.get("component")
+        if not self._component or not entry.get("ip"):
+            raise AnsibleActionFail("service needs spec.component and the component's registry entry (with ip)")
+        self._modules, self._actions = [], []
+        s = self._settings
+        name = s["container_prefix"] + self._component
+        create_only = bool(s.get("create_only"))
+        result.update(changed=False, container=name, status="deployed", modules=self._modules, actions=self._actions)
+        try:
+            self._client = APIClient(base_url=s["docker_host"], version="auto", timeout=60)
+        except DockerException as exc:
+            raise AnsibleActionFail("The Docker engine at %s does not answer: %s" % (s["docker_host"], exc))
+        try:
+            ref, image_id, why = self._resolve_image(spec, task_vars)
+            result["image"] = ref
+            if not ref:
+                msg = "%s cannot run: %s." % (self._component, why)
+                if s.get("require_all"):
+                    raise _Fail(msg + " Make the image available (docker pull / docker load), or set "
+                                "devenv_require_all_components: false to skip it.")
+                display.warning("SKIPPED %s It is reported as unavailable. Set devenv_require_all_components: true "
+                                "to make this an error." % msg)
+                result.update(status="unavailable", msg=msg)
+                return result
+            if create_only:
+                result["status"] = "created"
+
+            files = self._wanted_files(spec, task_vars, args.get("template_dir") or "")
+            options = rc.container_options(spec, entry, s)
+            config_hash, fields = rc.spec_hashes(options, image_id or ref)
+            options["labels"][s["label_prefix"] + "." + rc.HASH_LABEL] = config_hash
+            options["labels"][s["label_prefix"] + "." + rc.FIELDS_LABEL] = json.dumps(fields, sort_keys=True,
+                                                                                      separators=(",", ":"))
+            options["image"] = ref
+            if not self._task.check_mode:
+                self._keep_host_copies(files, os.path.join(s["home"], "services", self._component))
+
+            current = self._get("/containers/{0}/json", name)
+            recreate = current is None or (current["Config"].get("Labels") or {}).get(
+                s["label_prefix"] + "." + rc.HASH_LABEL) != config_hash or image_id is None
+            diff_lines = []
+            if current is None:
+                diff_lines.append("container %s: missing" % name)
+            elif recreate:
+                diff_lines.append("container spec: %s" % ", ".join(
+                    rc.changed_fields(current["Config"].get("Labels"), s["label_prefix"], fields) or ["(unknown)"]))
+            stale = []
+            for item in files:
+                reason = "container recreated" if recreate else rc.file_differs(item, self._container_file(name, item["dest"]))
+                if reason:
+                    stale.append(item)
+                    if not recreate:
+                        diff_lines.append("file %s: %s" % (item["dest"], reason))
+            state = (current or {}).get("State") or {}
+            running = state.get("Running") and state.get("Status") == "running"
+            needs_start = not create_only and (recreate or not running or bool(stale))
+            if not create_only and not recreate and not stale and running and rc.health_of(state, spec.get("ready", "healthy")) == "starting":
+                self._wait(name, spec.get("ready", "healthy"))
+            if not recreate and not stale and not needs_start:
+                return result
+
+            if not diff_lines:
+                diff_lines.append("container %s: %s" % (name, "not running" if not running else "restart"))
+            result["changed"] = True
+            result["diff"] = {"before_header": name, "after_header": name,
+                              "before": "", "after": "\n".join(diff_lines) + "\n"}
+            self._actions.extend(diff_lines)
+            if self._task.check_mode:
+                return result
+
+            for volume in spec.get("volumes") or []:
+                vname = s["volume_prefix"] + volume["name"]
+                if self._get("/volumes/{0}", vname) is None:
+                    vlabels = dict(s["labels"])
+                    vlabels[s["label_prefix"] + ".component"] = self._component
+                    self._module("community.docker.docker_volume", {"name": vname, "labels": vlabels}, task_vars)
+            created = False
+            if recreate:
+                created = self._module("community.docker.docker_container", dict(options, state="present"),
+                                       task_vars).get("changed", False)
+            copied = False
+            for item in stale:
+                copied = self._module("community.docker.docker_container_copy_into", {
+                    "container": name, "container_path": item["dest"],
+                    "content": to_text(base64.b64encode(item["content"])), "content_is_b64": True,
+                    "owner_id": item["owner"], "group_id": item["group"], "mode": "%04o" % item["mode"],
+                    "mode_parse": "octal_string_only"}, task_vars).get("changed", False) or copied
+            if not create_only:
+                self._module("community.docker.docker_container", dict(
+                    options, state="started", restart=bool(copied and not created and running)), task_vars)
+                self._wait(name, spec.get("ready", "healthy"))
+        except _Fail as exc:
+            result.update(failed=True, msg="%s: %s" % (self._component, exc) if not str(exc).startswith(self._component) else str(exc))
+        except DockerException as exc:
+            result.update(failed=True, msg="%s: the Docker engine at %s answered: %s" % (self._component, s["docker_host"], exc))
+        finally:
+            self._client.close()
+        return result

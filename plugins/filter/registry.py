@@ -1,0 +1,278 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) colima_services.devenv contributors
+# MIT License (see LICENSE)
+"""The component registry: devenv_components (declared once) and what every layer derives from it.
+
+``registry`` turns the declared plan plus the per-machine overrides into the resolved plan that
+every role reads (``_devenv_plan``). The other filters derive what one layer needs from it:
+Vault layouts and certificate roles, the names on a component's certificate, edge routes, scrape
+targets and the backup plan. Adding a component is data: these filters pick it up.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import ipaddress
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
+
+PORT_KINDS = ("tcp", "http", "https", "metrics")
+BACKUP_METHODS = ("pg_dump", "mysqldump", "raft_snapshot", "redis_rdb", "rabbitmq_definitions",
+                  "mongodump", "volume_tar", "none")
+DEFAULT_VAULT = {"data": {"tls_enabled": True}, "generate": ["password"]}
+
+
+def _plain(value):
+    """A plain copy of (possibly lazily templated) input: every value resolved by iterating over it."""
+    if isinstance(value, dict):
+        return dict((k, _plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _merge(base, extra):
+    out = dict(base)
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _bool(value, where):
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise AnsibleFilterError("%s must be true or false, got %r" % (where, value))
+
+
+def _rebase(ip, base, target):
+    """172.20.0.10 in the design's 172.20.0.0/16 -> the same host offset in the target subnet."""
+    if not ip or base == target:
+        return ip
+    try:
+        addr = ipaddress.ip_address(str(ip))
+    except ValueError:
+        return ip  # preflight names the bad value
+    if addr not in base or addr in target:
+        return ip
+    offset = int(addr) - int(base.network_address)
+    if offset >= target.num_addresses:
+        return ip
+    return str(target.network_address + offset)
+
+
+def _port(name, component, port, offset):
+    where = "devenv_components.%s.ports.%s" % (component, name)
+    if not isinstance(port, dict) or "container" not in port:
+        raise AnsibleFilterError("%s must be a dict with container (and host, kind); got %r" % (where, port))
+    out = dict(port)
+    out.setdefault("host", None)
+    out.setdefault("kind", "tcp")
+    out.setdefault("protocol", "tcp")
+    if out["kind"] not in PORT_KINDS:
+        raise AnsibleFilterError("%s.kind is %r; use one of %s" % (where, out["kind"], ", ".join(PORT_KINDS)))
+    if offset and out["host"] not in (None, "", 0):
+        try:
+            out["host"] = int(out["host"]) + offset
+        except (TypeError, ValueError):
+            pass  # preflight names the bad value
+    return out
+
+
+def _port_named(entry, component, name, field):
+    ports = entry.get("ports") or {}
+    if name not in ports:
+        raise AnsibleFilterError("devenv_components.%s.%s.port is %r, which is not one of its ports (%s)"
+                                 % (component, field, name, ", ".join(sorted(ports)) or "none"))
+    return ports[name]
+
+
+def _vault(component, entry, domain):
+    spec = entry.get("vault", True)
+    if spec is False or spec is None:
+        return None
+    if spec is True:
+        spec = {}
+    if not isinstance(spec, dict):
+        raise AnsibleFilterError("devenv_components.%s.vault must be false or a dict, got %r" % (component, spec))
+    secret = spec.get("secret") or component
+    names = [component] + ([secret] if secret != component else []) + list(spec.get("cert_names") or [])
+    out = {
+        "secret": secret,
+        "data": copy.deepcopy(spec.get("data", DEFAULT_VAULT["data"])),
+        "generate": list(spec.get("generate", DEFAULT_VAULT["generate"])),
+        "share_group": spec.get("share_group"),
+        "read_secrets": list(spec.get("read_secrets") or []),
+        "cert": _bool(spec.get("cert", True), "devenv_components.%s.vault.cert" % component),
+        "cert_role": spec.get("cert_role") or secret + "-role",
+        "cert_names": _unique(names + ["%s.%s" % (n, domain) for n in names] + ["localhost"]),
+    }
+    return out
+
+
+def _unique(items):
+    seen, out = set(), []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
+
+
+def _web(component, entry):
+    web = entry.get("web")
+    if not web:
+        return None
+    port = _port_named(entry, component, web.get("port"), "web")
+    return {"host": web.get("host") or "%s.localhost" % component, "port": port["container"],
+            "scheme": "https" if port["kind"] == "https" else "http", "path": web.get("path", "/")}
+
+
+def _metrics(component, entry):
+    metrics = entry.get("metrics") or []
+    if isinstance(metrics, dict):
+        metrics = [metrics]
+    out = []
+    for item in metrics:
+        port = _port_named(entry, component, item.get("port"), "metrics")
+        out.append({"port": port["container"], "path": item.get("path", "/metrics"),
+                    "scheme": item.get("scheme") or ("https" if port["kind"] == "https" else "http"),
+                    "params": copy.deepcopy(item.get("params") or {}),
+                    "job": item.get("job") or component})
+    return out
+
+
+def _backup(component, entry):
+    backup = entry.get("backup") or {"method": "none"}
+    if isinstance(backup, str):
+        backup = {"method": backup}
+    if backup.get("method") not in BACKUP_METHODS:
+        raise AnsibleFilterError("devenv_components.%s.backup.method is %r; use one of %s"
+                                 % (component, backup.get("method"), ", ".join(BACKUP_METHODS)))
+    return dict(backup)
+
+
+def registry(components, overrides=None, subnet="172.20.0.0/16", design_subnet="172.20.0.0/16",
+             port_offset=0, cert_domain="dev-services.local"):
+    """Resolve the plan: declared components, rebased and offset, then the overrides merged in.
+
+    IPs of devenv_components written in design_subnet keep their host offset in subnet; host ports
+    of devenv_components are moved by port_offset. Values in the overrides are taken as they are.
+    An override for a component that is not declared must be a whole new component (ip and ports):
+    anything else is a typo, reported with the known names.
+    """
+    if not isinstance(components, dict):
+        raise AnsibleFilterError("devenv_components must be a dict of components, got %r" % (components,))
+    components, overrides = _plain(components), _plain(overrides or {})
+    if not isinstance(overrides, dict):
+        raise AnsibleFilterError("devenv_components_overrides must be a dict, got %r" % (overrides,))
+    unknown = sorted(name for name, value in overrides.items()
+                     if name not in components and not (isinstance(value, dict) and "ip" in value and "ports" in value))
+    if unknown:
+        raise AnsibleFilterError(
+            "devenv_components_overrides names %s, which is not a component. Known components: %s. "
+            "Fix the name, or declare a new component with at least ip and ports."
+            % (", ".join(unknown), ", ".join(sorted(components))))
+    try:
+        target = ipaddress.ip_network(str(subnet), strict=False)
+        base = ipaddress.ip_network(str(design_subnet), strict=False)
+    except ValueError as exc:
+        raise AnsibleFilterError("devenv_network_subnet: %s" % exc)
+    offset = int(port_offset or 0)
+
+    plan = {}
+    for name in sorted(set(components) | set(overrides)):
+        declared = copy.deepcopy(components.get(name) or {})
+        if not isinstance(declared, dict):
+            raise AnsibleFilterError("devenv_components.%s must be a dict (ip, ports, ...), got %r" % (name, declared))
+        if declared.get("ip"):
+            declared["ip"] = _rebase(declared["ip"], base, target)
+        declared["ports"] = dict((p, _port(p, name, v, offset)) for p, v in (declared.get("ports") or {}).items())
+        entry = _merge(declared, overrides.get(name) or {})
+        entry["ports"] = dict((p, _port(p, name, v, 0)) for p, v in (entry.get("ports") or {}).items())
+        entry["name"] = name
+        entry["enabled"] = _bool(entry.get("enabled", True), "devenv_components.%s.enabled" % name)
+        entry["vault"] = _vault(name, entry, cert_domain)
+        entry["web"] = _web(name, entry)
+        entry["metrics"] = _metrics(name, entry)
+        entry["backup"] = _backup(name, entry)
+        entry["depends_on"] = list(entry.get("depends_on") or [])
+        plan[name] = entry
+    for name, entry in plan.items():
+        missing = [d for d in entry["depends_on"] if d not in plan]
+        if missing:
+            raise AnsibleFilterError("devenv_components.%s.depends_on names %s, which is not a component"
+                                     % (name, ", ".join(missing)))
+    return plan
+
+
+def _enabled(plan):
+    return [plan[name] for name in sorted(plan) if plan[name].get("enabled", True)]
+
+
+def vault_services(plan):
+    """What vault_service_access needs: one entry per enabled component that uses Vault."""
+    return [{"name": e["vault"]["secret"], "data": e["vault"]["data"], "generate": e["vault"]["generate"],
+             "share_group": e["vault"]["share_group"], "read_secrets": e["vault"]["read_secrets"]}
+            for e in _enabled(plan) if e.get("vault")]
+
+
+def vault_pki_roles(plan, ttl="8760h"):
+    """One certificate role per enabled component that uses Vault, allowing exactly its names."""
+    return [{"name": e["vault"]["cert_role"], "allowed_domains": e["vault"]["cert_names"], "ttl": ttl, "max_ttl": ttl}
+            for e in _enabled(plan) if e.get("vault") and e["vault"]["cert"]]
+
+
+def cert_request(plan, component):
+    """The certificate a component asks for: its names and IPs (the container's and loopback)."""
+    entry = plan.get(component)
+    if not entry or not entry.get("vault"):
+        raise AnsibleFilterError("cert_request: %s is not a component that uses Vault" % component)
+    names = entry["vault"]["cert_names"]
+    return {"service": entry["vault"]["secret"], "component": component, "role": entry["vault"]["cert_role"],
+            "common_name": names[0], "alt_names": names[1:],
+            "ip_sans": [ip for ip in (entry.get("ip"), "127.0.0.1") if ip]}
+
+
+def web_routes(plan):
+    """Edge routes: host name -> the component's address and port, for enabled components with web."""
+    return [{"component": e["name"], "host": e["web"]["host"], "url": "%s://%s:%s" % (e["web"]["scheme"], e["name"], e["web"]["port"]),
+             "scheme": e["web"]["scheme"], "path": e["web"]["path"]}
+            for e in _enabled(plan) if e.get("web")]
+
+
+def scrape_targets(plan):
+    """Prometheus scrape jobs, one per metrics endpoint of an enabled component."""
+    return [dict(m, target="%s:%s" % (e["name"], m["port"]), component=e["name"])
+            for e in _enabled(plan) for m in e.get("metrics") or []]
+
+
+def backup_plan(plan):
+    """What a backup does per enabled component (components with method none are left out)."""
+    return [dict(e["backup"], component=e["name"]) for e in _enabled(plan) if e["backup"]["method"] != "none"]
+
+
+def vault_secrets(plan, components):
+    """The Vault secret names of the given enabled components (e.g. the AppRole credentials a role needs)."""
+    return _unique([plan[c]["vault"]["secret"] for c in components
+                    if c in plan and plan[c].get("vault") and plan[c].get("enabled", True)])
+
+
+def readable_secrets(plan, component):
+    """The other secrets a component's policy lets it read, where their component is enabled."""
+    live = set(e["vault"]["secret"] for e in _enabled(plan) if e.get("vault"))
+    return [name for name in (plan[component].get("vault") or {}).get("read_secrets") or [] if name in live]
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"registry": registry, "vault_services": vault_services, "vault_pki_roles": vault_pki_roles,
+                "cert_request": cert_request, "web_routes": web_routes, "scrape_targets": scrape_targets,
+                "backup_plan": backup_plan, "vault_secrets": vault_secrets,
+                "readable_secrets": readable_secrets}

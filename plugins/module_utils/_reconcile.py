@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) colima_services.devenv contributors
+# MIT License (see LICENSE)
+"""Pure logic of the service reconcile step (the action plugin colima_services.devenv.service).
+
+It turns a service spec (plain data) and the component's registry entry into the options of
+community.docker.docker_container, hashes them (with the image ID) into the config-hash label,
+lists the files that go into the container, and compares them with what the container holds.
+No I/O here, so that it can be tested on its own.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import json
+
+HASH_LABEL = "config-hash"
+FIELDS_LABEL = "config-fields"
+
+
+def port_spec(port, bind_address="127.0.0.1"):
+    """{host: 8200, container: 8200, protocol: tcp} -> '127.0.0.1:8200:8200/tcp'."""
+    address = port.get("bind_address") or bind_address
+    if ":" in str(address):
+        address = "[%s]" % address
+    return "%s:%s:%s/%s" % (address, port["host"], port["container"], port.get("protocol", "tcp"))
+
+
+def volume_mount(volume, prefix=""):
+    return {"type": "volume", "source": prefix + volume["name"], "target": volume["target"],
+            "read_only": bool(volume.get("read_only", False))}
+
+
+def bind_mount(bind):
+    return {"type": "bind", "source": bind["source"], "target": bind["target"],
+            "read_only": bool(bind.get("read_only", True))}
+
+
+def container_options(spec, entry, settings):
+    """The docker_container options (state aside) for a spec and its registry entry.
+
+    settings: container_prefix, volume_prefix, network_name, bind_address, labels (ownership),
+    label_prefix.
+    """
+    component = spec["component"]
+    labels = dict(settings["labels"])
+    labels[settings["label_prefix"] + ".component"] = component
+    opts = {
+        "name": settings["container_prefix"] + component,
+        "hostname": spec.get("hostname") or component,
+        "labels": labels,
+        "networks": [{"name": settings["network_name"], "ipv4_address": entry["ip"],
+                      "aliases": [component] + list(spec.get("aliases") or [])}],
+        "network_mode": settings["network_name"],
+        "published_ports": [port_spec(p, settings["bind_address"]) for _, p in sorted((entry.get("ports") or {}).items())
+                            if p.get("host")],
+        "mounts": [volume_mount(v, settings["volume_prefix"]) for v in spec.get("volumes") or []]
+                  + [bind_mount(b) for b in spec.get("binds") or []],
+        "restart_policy": "unless-stopped",
+        "init": bool(spec.get("init", False)),
+        "pull": "never",
+    }
+    for key in ("command", "entrypoint", "user", "env", "capabilities", "healthcheck"):
+        if spec.get(key) not in (None, "", [], {}):
+            opts[key] = spec[key]
+    if entry.get("memory_limit_mb"):
+        opts["memory"] = "%sM" % entry["memory_limit_mb"]
+    if entry.get("cpus"):
+        opts["cpus"] = entry["cpus"]
+    return opts
+
+
+def _digest(value):
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def spec_hashes(options, image_id):
+    """(config hash, {field: short hash}) over the container options and the image ID."""
+    fields = dict((key, _digest(value)[:12]) for key, value in options.items())
+    fields["image"] = _digest(image_id)[:12]
+    return _digest(fields)[:32], fields
+
+
+def changed_fields(labels, label_prefix, fields):
+    """Names of the spec fields whose hash differs from what the container's labels record."""
+    try:
+        recorded = json.loads((labels or {}).get(label_prefix + "." + FIELDS_LABEL) or "{}")
+    except ValueError:
+        recorded = {}
+    return sorted(set(k for k in set(fields) | set(recorded) if fields.get(k) != recorded.get(k)))
+
+
+def expand_tls(spec, tls_dir):
+    """The file entries a `tls:` field stands for (certificate + intermediate, key, root CA)."""
+    tls = spec.get("tls") or {}
+    if not tls or str(tls.get("enabled", True)).lower() in ("false", "no", "0", "off"):
+        return []
+    dest = tls["dest"]  # a path prefix: /usr/local/etc/postgres- gives postgres-tls.crt, -tls.key, -ca.crt
+    owner = int(tls.get("owner", 0))
+    group = int(tls.get("group", owner))
+    out = []
+    if tls.get("combined"):
+        # One PEM with the key, then the certificate chain (MongoDB's certificateKeyFile).
+        out.append({"src": [tls_dir + "/tls.key", tls_dir + "/tls.crt"], "dest": dest + "tls.pem",
+                    "mode": tls.get("key_mode", "0600"), "owner": owner, "group": group, "secret": True})
+    else:
+        cert_owner = owner if tls.get("cert_owned") else 0
+        out.append({"src": tls_dir + "/tls.crt", "dest": dest + "tls.crt", "mode": tls.get("cert_mode", "0644"),
+                    "owner": cert_owner, "group": group if tls.get("cert_owned") else 0})
+        out.append({"src": tls_dir + "/tls.key", "dest": dest + "tls.key", "mode": tls.get("key_mode", "0600"),
+                    "owner": owner, "group": group, "secret": True})
+    if str(tls.get("ca", True)).lower() not in ("false", "no", "0", "off"):
+        out.append({"src": tls_dir + "/ca.crt", "dest": dest + "ca.crt", "mode": tls.get("ca_mode", "0644"),
+                    "owner": 0, "group": 0})
+    return out
+
+
+def file_mode(value):
+    """'0600' or 0o600 or 384 -> 0o600 (strings are always octal)."""
+    if isinstance(value, int):
+        return value
+    return int(str(value), 8)
+
+
+def file_differs(want, have):
+    """What differs between a wanted file (content bytes, mode, owner, group) and the container's.
+
+    have is None when the file is missing, else {content, mode, owner, group}. Returns a short
+    reason or None.
+    """
+    if have is None:
+        return "missing"
+    reasons = []
+    if have["content"] != want["content"]:
+        reasons.append("content")
+    if (have["mode"] & 0o7777) != want["mode"]:
+        reasons.append("mode %o -> %o" % (have["mode"] & 0o7777, want["mode"]))
+    if (have["owner"], have["group"]) != (want["owner"], want["group"]):
+        reasons.append("owner %s:%s -> %s:%s" % (have["owner"], have["group"], want["owner"], want["group"]))
+    return ", ".join(reasons) or None
+
+
+def health_of(state, ready="healthy"):
+    """'healthy', 'starting' or 'failed' for a container's State, as the wait needs it."""
+    state = state or {}
+    status = state.get("Status", "")
+    running = bool(state.get("Running")) and status == "running"
+    if status in ("exited", "dead", "restarting"):
+        return "failed"
+    if ready == "running":
+        return "healthy" if running else "starting"
+    health = (state.get("Health") or {}).get("Status")
+    if health is None:
+        return "healthy" if running else "starting"
+    # "unhealthy" may still recover (start_period, retries): keep waiting until the timeout.
+    return "healthy" if health == "healthy" else "starting"
+
+
+def demux_logs(data):
+    """Split Docker's multiplexed log stream (8-byte frame headers) into (stdout, stderr) text."""
+    out, err, pos = [], [], 0
+    if data[:1] not in (b"\x00", b"\x01", b"\x02"):
+        return data.decode("utf-8", "replace"), ""  # a TTY container: raw stream
+    while pos + 8 <= len(data):
+        stream = data[pos]
+        size = int.from_bytes(data[pos + 4:pos + 8], "big")
+        chunk = data[pos + 8:pos + 8 + size]
+        (err if stream == 2 else out).append(chunk)
+        pos += 8 + size
+    return b"".join(out).decode("utf-8", "replace"), b"".join(err).decode("utf-8", "replace")
