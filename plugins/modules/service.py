@@ -14,7 +14,7 @@ short_description: Reconcile one service container, doing nothing when nothing d
 version_added: 0.2.0
 description:
   - One step per service container, run on the controller (action plugin). It reads the state through the Docker
-    API in-process: the image, the container with its C(<label_prefix>.config-hash) label, and every config file
+    API in-process - the image, the container with its C(<label_prefix>.config-hash) label, and every config file
     inside the container (content, mode, owner).
   - When the container carries the same config hash (container options and image ID), every file is as wanted and the
     container is running and healthy, it returns C(changed=false) without starting any module.

@@ -1,0 +1,173 @@
+"""The component registry filters and the pure logic of the reconcile step."""
+
+import datetime
+import json
+import os
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.colima_services.devenv.plugins.filter import registry as reg
+from ansible_collections.colima_services.devenv.plugins.module_utils import _reconcile as rc
+
+DEFAULTS = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "devenv", "defaults", "main.yml")
+
+
+def shipped(replicas=0):
+    """The registry as shipped, with the redis replica switch rendered as Ansible would."""
+    with open(DEFAULTS) as handle:
+        components = yaml.safe_load(handle)["devenv_components"]
+    for entry in components.values():
+        if isinstance(entry.get("enabled"), str):
+            entry["enabled"] = replicas >= 1
+    return components
+
+
+def test_shipped_registry_keeps_the_design_addresses_and_derives_the_rest():
+    plan = reg.registry(shipped())
+    assert plan["postgres"]["ip"] == "172.20.0.10" and plan["postgres"]["ports"]["postgres"]["host"] == 5432
+    assert plan["postgres"]["ports"]["postgres"]["kind"] == "tcp"
+    assert plan["rabbitmq"]["ports"]["management"]["kind"] == "https"
+    assert plan["vault"]["vault"] is None and plan["redis-4"]["enabled"] is False
+    # Certificate names derived, not typed: the component, its secret name, both in the domain, localhost.
+    assert reg.cert_request(plan, "postgres") == {
+        "service": "postgresql", "component": "postgres", "role": "postgresql-role", "common_name": "postgres",
+        "alt_names": ["postgresql", "postgres.dev-services.local", "postgresql.dev-services.local", "localhost"],
+        "ip_sans": ["172.20.0.10", "127.0.0.1"]}
+    assert reg.cert_request(plan, "redis-2")["alt_names"] == ["redis-2.dev-services.local", "localhost"]
+
+
+def test_vault_layouts_and_certificate_roles_come_from_the_registry():
+    plan = reg.registry(shipped())
+    services = dict((s["name"], s) for s in reg.vault_services(plan))
+    assert "vault" not in services and "redis-4" not in services  # vault: false, and disabled
+    assert services["postgresql"]["data"]["username"] == "dev_admin"
+    assert services["postgresql"]["read_secrets"] == ["forgejo"]
+    assert services["mysql"]["generate"] == ["root_password", "password"]
+    assert services["redis-1"]["share_group"] == "redis"
+    assert services["grafana"]["generate"] == ["admin_password"]
+    roles = dict((r["name"], r) for r in reg.vault_pki_roles(plan, "8760h"))
+    assert roles["postgresql-role"]["allowed_domains"] == [
+        "postgres", "postgresql", "postgres.dev-services.local", "postgresql.dev-services.local", "localhost"]
+    assert len(roles) == len(services)
+    assert "redis-4" in [s["name"] for s in reg.vault_services(reg.registry(shipped(replicas=1)))]
+
+
+def test_scenarios_move_the_registry_with_subnet_and_port_offset_overrides_win():
+    plan = reg.registry(shipped(), {"vault": {"ports": {"api": {"host": 18203}}}},
+                        subnet="172.30.70.0/24", port_offset=20000)
+    assert plan["postgres"]["ip"] == "172.30.70.10"
+    assert plan["postgres"]["ports"]["postgres"]["host"] == 25432
+    assert plan["vault"]["ports"]["api"]["host"] == 18203  # taken as it is, not offset
+    assert plan["vault"]["ports"]["api"]["container"] == 8200
+    # An IP outside the design subnet is left for preflight to report.
+    assert reg.registry({"x": {"ip": "10.0.0.5", "ports": {}}}, subnet="172.30.70.0/24")["x"]["ip"] == "10.0.0.5"
+
+
+def test_a_typo_in_the_overrides_fails_naming_it_and_the_known_components():
+    with pytest.raises(AnsibleFilterError) as err:
+        reg.registry(shipped(), {"postgress": {"enabled": False}})
+    assert "postgress" in str(err.value) and "postgres, " in str(err.value) and "ip and ports" in str(err.value)
+    # A whole new component (ip and ports) is welcome.
+    plan = reg.registry(shipped(), {"mailpit": {"ip": "172.20.0.40", "ports": {"ui": {"host": 8025, "container": 8025,
+                                                                                        "kind": "http"}},
+                                                "image": "axllent/mailpit:v1.21", "web": {"port": "ui"}}})
+    assert plan["mailpit"]["vault"]["secret"] == "mailpit"
+    assert {"component": "mailpit", "host": "mailpit.localhost", "url": "http://mailpit:8025", "scheme": "http",
+            "path": "/"} in reg.web_routes(plan)
+
+
+def test_bad_fields_name_the_variable():
+    with pytest.raises(AnsibleFilterError, match="devenv_components.a.ports.p.kind"):
+        reg.registry({"a": {"ip": "172.20.0.9", "ports": {"p": {"host": 1, "container": 1, "kind": "ftp"}}}})
+    with pytest.raises(AnsibleFilterError, match="devenv_components.a.web.port"):
+        reg.registry({"a": {"ip": "172.20.0.9", "ports": {}, "web": {"port": "ui"}}})
+    with pytest.raises(AnsibleFilterError, match="devenv_components.a.backup.method"):
+        reg.registry({"a": {"ip": "172.20.0.9", "ports": {}, "backup": "tarball"}})
+    with pytest.raises(AnsibleFilterError, match="depends_on"):
+        reg.registry({"a": {"ip": "172.20.0.9", "ports": {}, "depends_on": ["nope"]}})
+
+
+def test_routes_targets_and_backups_derive_from_the_registry():
+    plan = reg.registry(shipped())
+    hosts = sorted(r["host"] for r in reg.web_routes(plan))
+    assert hosts == ["forgejo.localhost", "grafana.localhost", "rabbitmq.localhost", "vault.localhost"]
+    assert [r["url"] for r in reg.web_routes(plan) if r["component"] == "rabbitmq"] == ["https://rabbitmq:15672"]
+    targets = dict((t["job"], t) for t in reg.scrape_targets(plan))
+    assert targets["vault"]["path"] == "/v1/sys/metrics" and targets["vault"]["params"] == {"format": ["prometheus"]}
+    assert targets["rabbitmq"]["target"] == "rabbitmq:15692"
+    methods = dict((b["component"], b["method"]) for b in reg.backup_plan(plan))
+    assert methods["postgres"] == "pg_dump" and methods["vault"] == "raft_snapshot" and "pgbouncer" not in methods
+    assert reg.readable_secrets(plan, "postgres") == ["forgejo"]
+    off = reg.registry(shipped(), {"forgejo": {"enabled": False}})
+    assert reg.readable_secrets(off, "postgres") == [] and "forgejo.localhost" not in [
+        r["host"] for r in reg.web_routes(off)]
+
+
+SETTINGS = {"container_prefix": "dev-", "volume_prefix": "", "network_name": "dev-services",
+            "bind_address": "127.0.0.1", "labels": {"io.colima-services.owner": "devenv"},
+            "label_prefix": "io.colima-services"}
+
+
+def test_container_options_and_the_config_hash():
+    entry = reg.registry(shipped())["postgres"]
+    spec = {"component": "postgres", "image": "postgres:16", "volumes": [{"name": "postgres_data", "target": "/d"}],
+            "env": {}, "healthcheck": {"test": ["CMD", "true"]}}
+    opts = rc.container_options(spec, entry, SETTINGS)
+    assert opts["name"] == "dev-postgres" and opts["published_ports"] == ["127.0.0.1:5432:5432/tcp"]
+    assert opts["networks"] == [{"name": "dev-services", "ipv4_address": "172.20.0.10", "aliases": ["postgres"]}]
+    assert "env" not in opts and opts["labels"]["io.colima-services.component"] == "postgres"
+    first, fields = rc.spec_hashes(opts, "sha256:aaa")
+    assert rc.spec_hashes(opts, "sha256:aaa")[0] == first
+    assert rc.spec_hashes(opts, "sha256:bbb")[0] != first  # a new image ID changes the hash
+    labels = {"io.colima-services.config-fields": json.dumps(fields)}
+    changed = dict(opts, published_ports=["127.0.0.1:15432:5432/tcp"])
+    assert rc.changed_fields(labels, "io.colima-services", rc.spec_hashes(changed, "sha256:aaa")[1]) == ["published_ports"]
+
+
+def test_tls_field_expands_to_the_three_files_or_one_combined_pem():
+    plain = rc.expand_tls({"tls": {"dest": "/etc/p-", "owner": 999}}, "/s")
+    assert [(f["dest"], f["mode"], f["owner"]) for f in plain] == [
+        ("/etc/p-tls.crt", "0644", 0), ("/etc/p-tls.key", "0600", 999), ("/etc/p-ca.crt", "0644", 0)]
+    assert plain[1]["secret"] is True
+    combined = rc.expand_tls({"tls": {"dest": "/etc/m-", "owner": 999, "combined": True}}, "/s")
+    assert combined[0]["src"] == ["/s/tls.key", "/s/tls.crt"] and combined[0]["dest"] == "/etc/m-tls.pem"
+    assert rc.expand_tls({"tls": {"dest": "/x-", "enabled": "False"}}, "/s") == []
+    assert [f["dest"] for f in rc.expand_tls({"tls": {"dest": "/x-", "ca": False}}, "/s")] == ["/x-tls.crt", "/x-tls.key"]
+
+
+def test_file_comparison_and_health():
+    want = {"content": b"a", "mode": 0o600, "owner": 999, "group": 999}
+    assert rc.file_differs(want, None) == "missing"
+    assert rc.file_differs(want, dict(want)) is None
+    assert rc.file_differs(want, dict(want, content=b"b", mode=0o644)) == "content, mode 644 -> 600"
+    assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "healthy"}}) == "healthy"
+    assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "starting"}}) == "starting"
+    assert rc.health_of({"Status": "exited"}) == "failed"
+    assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "starting"}}, "running") == "healthy"
+    frames = b"\x01\x00\x00\x00\x00\x00\x00\x03out" + b"\x02\x00\x00\x00\x00\x00\x00\x03err"
+    assert rc.demux_logs(frames) == ("out", "err")
+
+
+def test_certificate_renewal_decision(tmp_path):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from ansible_collections.colima_services.devenv.plugins.action.vault_access import cert_needs_renewal
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "postgres")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=90))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("postgres"), x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    assert cert_needs_renewal(pem, ["postgres", "localhost"], ["127.0.0.1"], 30) is None
+    assert cert_needs_renewal(pem, ["postgres", "postgresql"], [], 30) == "lacks postgresql"
+    assert cert_needs_renewal(pem, ["postgres"], ["172.20.0.10"], 30) == "lacks 172.20.0.10"
+    assert cert_needs_renewal(pem, ["postgres"], [], 120).startswith("expires")
+    assert cert_needs_renewal(None, [], [], 30) == "missing"
