@@ -224,8 +224,8 @@ def check_ports(containers, components, check, bind_address, container_prefix, l
         if spec is None:
             continue
         for port_name, host, _container in published_ports(spec):
-            if not isinstance(host, int) or isinstance(host, bool):
-                continue
+            if not isinstance(host, int) or isinstance(host, bool) or not 1 <= host <= 65535:
+                continue  # check_plan reports it, naming the variable and the range
             fix = "Free it, or publish this port elsewhere with %s.%s.ports.%s.host." % (OVERRIDE_HINT, name, port_name)
             owner = port_owner(containers, host, bind_address)
             if owner is not None:

@@ -176,3 +176,13 @@ def test_module_reports_every_problem_at_once(run_module):
     assert "Unknown component(s) zzz" in result["msg"]
     assert "outside devenv_network_subnet" in result["msg"]
     assert "both use IP 172.20.0.9" in result["msg"]
+
+
+def test_module_names_a_host_port_out_of_range_instead_of_crashing(run_module):
+    # A port offset or a typo can push a host port past 65535; bind() must never see it.
+    failed, result = run_module(preflight.main, dict(
+        BASE_ARGS, components={"mongodb": {"ip": "172.20.0.15", "ports": {"mongodb": {"host": 70000, "container": 27017}}}}))
+    assert failed
+    assert "bind()" not in result["msg"]
+    assert "publishes host port '70000', not a port number (1-65535)" in result["msg"]
+    assert "mongodb.ports.mongodb.host" in result["msg"]
