@@ -238,8 +238,25 @@ class ActionModule(ActionBase):
                              lambda p, m: None)
 
     # ---- health --------------------------------------------------------------------------
-    def _wait(self, name, ready):
+    def _probe(self, name, argv, timeout):
+        """Run the container's own healthcheck command once (docker exec); True when it exits 0."""
+        exec_id = self._client.post_json_to_json("/containers/{0}/exec", name, data={
+            "AttachStdout": False, "AttachStderr": False, "Tty": False, "Cmd": argv})["Id"]
+        self._client.post_json_to_text("/exec/{0}/start", exec_id, data={"Detach": True, "Tty": False})
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            info = self._client.get_json("/exec/{0}/json", exec_id)
+            if not info.get("Running"):
+                return info.get("ExitCode") == 0
+            time.sleep(0.2)
+        return False
+
+    def _wait(self, name, ready, healthcheck=None):
+        """Until Docker says healthy (or running, per ready). Docker runs the first check only one interval
+        after the start (engines before API 1.44 have no start_interval), so meanwhile the container's own
+        check is run here every second: when it passes, the service answers, as Docker will soon say too."""
         deadline = time.time() + float(self._settings["health_timeout"])
+        argv = rc.healthcheck_argv(healthcheck) if ready == "healthy" else None
         info = None
         while True:
             info = self._get("/containers/{0}/json", name) or {}
@@ -248,6 +265,12 @@ class ActionModule(ActionBase):
                 return
             if health == "failed" or time.time() >= deadline:
                 break
+            if argv and (info.get("State") or {}).get("Running"):
+                try:
+                    if self._probe(name, argv, min(30.0, max(1.0, deadline - time.time()))):
+                        return
+                except DockerException:
+                    pass  # e.g. the container stopped meanwhile: the state above tells
             time.sleep(1)
         state = info.get("State") or {}
         log = (state.get("Health") or {}).get("Log") or [{}]
@@ -331,7 +354,7 @@ class ActionModule(ActionBase):
             running = state.get("Running") and state.get("Status") == "running"
             needs_start = not create_only and (recreate or not running or bool(stale))
             if not create_only and not recreate and not stale and running and rc.health_of(state, spec.get("ready", "healthy")) == "starting":
-                self._wait(name, spec.get("ready", "healthy"))
+                self._wait(name, spec.get("ready", "healthy"), spec.get("healthcheck"))
             if not recreate and not stale and not needs_start:
                 return result
 
@@ -364,7 +387,7 @@ class ActionModule(ActionBase):
             if not create_only:
                 self._module("community.docker.docker_container", dict(
                     options, state="started", restart=bool(copied and not created and running)), task_vars)
-                self._wait(name, spec.get("ready", "healthy"))
+                self._wait(name, spec.get("ready", "healthy"), spec.get("healthcheck"))
         except _Fail as exc:
             result.update(failed=True, msg="%s: %s" % (self._component, exc) if not str(exc).startswith(self._component) else str(exc))
         except DockerException as exc:

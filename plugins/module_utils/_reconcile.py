@@ -158,6 +158,20 @@ def health_of(state, ready="healthy"):
     return "healthy" if health == "healthy" else "starting"
 
 
+def healthcheck_argv(healthcheck):
+    """The argv `docker exec` runs for a Docker healthcheck test, or None (no test, or NONE)."""
+    test = (healthcheck or {}).get("test")
+    if isinstance(test, str):
+        return ["/bin/sh", "-c", test]
+    if not test or test[0] in ("NONE",):
+        return None
+    if test[0] == "CMD":
+        return list(test[1:])
+    if test[0] == "CMD-SHELL":
+        return ["/bin/sh", "-c", " ".join(test[1:])]
+    return list(test)
+
+
 def demux_logs(data):
     """Split Docker's multiplexed log stream (8-byte frame headers) into (stdout, stderr) text."""
     out, err, pos = [], [], 0

@@ -32,7 +32,7 @@ def test_shipped_registry_keeps_the_design_addresses_and_derives_the_rest():
     assert plan["vault"]["vault"] is None and plan["redis-4"]["enabled"] is False
     # Certificate names derived, not typed: the component, its secret name, both in the domain, localhost.
     assert reg.cert_request(plan, "postgres") == {
-        "service": "postgresql", "component": "postgres", "role": "postgresql-role", "common_name": "postgres",
+        "service": "postgresql", "component": "postgres", "role": "postgres-role", "common_name": "postgres",
         "alt_names": ["postgresql", "postgres.dev-services.local", "postgresql.dev-services.local", "localhost"],
         "ip_sans": ["172.20.0.10", "127.0.0.1"]}
     assert reg.cert_request(plan, "redis-2")["alt_names"] == ["redis-2.dev-services.local", "localhost"]
@@ -48,7 +48,8 @@ def test_vault_layouts_and_certificate_roles_come_from_the_registry():
     assert services["redis-1"]["share_group"] == "redis"
     assert services["grafana"]["generate"] == ["admin_password"]
     roles = dict((r["name"], r) for r in reg.vault_pki_roles(plan, "8760h"))
-    assert roles["postgresql-role"]["allowed_domains"] == [
+    assert services["postgresql"]["cert_role"] == "postgres-role"  # the design's name; the secret keeps its own
+    assert roles["postgres-role"]["allowed_domains"] == [
         "postgres", "postgresql", "postgres.dev-services.local", "postgresql.dev-services.local", "localhost"]
     assert len(roles) == len(services)
     assert "redis-4" in [s["name"] for s in reg.vault_services(reg.registry(shipped(replicas=1)))]
@@ -171,3 +172,10 @@ def test_certificate_renewal_decision(tmp_path):
     assert cert_needs_renewal(pem, ["postgres"], ["172.20.0.10"], 30) == "lacks 172.20.0.10"
     assert cert_needs_renewal(pem, ["postgres"], [], 120).startswith("expires")
     assert cert_needs_renewal(None, [], [], 30) == "missing"
+
+
+def test_healthcheck_argv_is_what_docker_would_run():
+    assert rc.healthcheck_argv({"test": ["CMD", "/bin/sh", "/x.sh", "health"]}) == ["/bin/sh", "/x.sh", "health"]
+    assert rc.healthcheck_argv({"test": ["CMD-SHELL", "pg_isready -q"]}) == ["/bin/sh", "-c", "pg_isready -q"]
+    assert rc.healthcheck_argv({"test": "curl -f localhost"}) == ["/bin/sh", "-c", "curl -f localhost"]
+    assert rc.healthcheck_argv({"test": ["NONE"]}) is None and rc.healthcheck_argv(None) is None
