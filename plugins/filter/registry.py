@@ -110,7 +110,8 @@ def _vault(component, entry, domain):
         "share_group": spec.get("share_group"),
         "read_secrets": list(spec.get("read_secrets") or []),
         "cert": _bool(spec.get("cert", True), "devenv_components.%s.vault.cert" % component),
-        "cert_role": spec.get("cert_role") or secret + "-role",
+        # The original design names certificate roles after the component (postgres-role), whatever the secret.
+        "cert_role": spec.get("cert_role") or component + "-role",
         "cert_names": _unique(names + ["%s.%s" % (n, domain) for n in names] + ["localhost"]),
     }
     return out
@@ -160,6 +161,13 @@ def _backup(component, entry):
 
 def registry(components, overrides=None, subnet="172.20.0.0/16", design_subnet="172.20.0.0/16",
              port_offset=0, cert_domain="dev-services.local"):
+    try:
+        return _registry(components, overrides, subnet, design_subnet, port_offset, cert_domain)
+    except AnsibleFilterError as exc:
+        raise AnsibleFilterError("Preflight found a problem in the component registry; nothing was changed: %s" % exc)
+
+
+def _registry(components, overrides, subnet, design_subnet, port_offset, cert_domain):
     """Resolve the plan: declared components, rebased and offset, then the overrides merged in.
 
     IPs of devenv_components written in design_subnet keep their host offset in subnet; host ports
@@ -219,7 +227,8 @@ def _enabled(plan):
 def vault_services(plan):
     """What vault_service_access needs: one entry per enabled component that uses Vault."""
     return [{"name": e["vault"]["secret"], "data": e["vault"]["data"], "generate": e["vault"]["generate"],
-             "share_group": e["vault"]["share_group"], "read_secrets": e["vault"]["read_secrets"]}
+             "share_group": e["vault"]["share_group"], "read_secrets": e["vault"]["read_secrets"],
+             "cert_role": e["vault"]["cert_role"]}
             for e in _enabled(plan) if e.get("vault")]
 
 

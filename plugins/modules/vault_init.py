@@ -87,6 +87,10 @@ keys_file:
   description: Path of the keys file.
   returned: always
   type: str
+keys_missing:
+  description: Vault is initialised and unsealed but the keys file is missing (a warning says what to do).
+  returned: when Vault was already initialised and unsealed
+  type: bool
 """
 
 import json
@@ -118,6 +122,13 @@ def load_keys(path):
             "Restore it from your backup." % path
         )
     return keys
+
+
+def keys_missing_message(url, keys_file):
+    return ("VAULT KEYS MISSING: Vault at %s is initialised and unsealed, but its keys file %s is gone. "
+            "Restore keys.json from your backup to that path now. Until then the only unseal keys left are "
+            "the copy inside the container; if they are lost too, Vault cannot be unsealed after a "
+            "restart and its data is lost." % (url, keys_file))
 
 
 def unseal(api, keys, threshold, keys_file):
@@ -192,10 +203,10 @@ def run(module):
     if not sealed or not params["unseal"]:
         if not sealed and not module.check_mode:
             api.wait_active(params["timeout"])
-        if not os.path.exists(keys_file):
-            module.warn("Vault is initialised but %s is missing: back it up from wherever it was moved, or Vault "
-                        "cannot be unsealed after its next restart." % keys_file)
-        return dict(changed=False, initialized=True, sealed=sealed, actions=actions)
+        keys_missing = not os.path.exists(keys_file)
+        if keys_missing:
+            module.warn(keys_missing_message(params["url"], keys_file))
+        return dict(changed=False, initialized=True, sealed=sealed, actions=actions, keys_missing=keys_missing)
 
     keys = load_keys(keys_file)
     module.no_log_values.update(keys)

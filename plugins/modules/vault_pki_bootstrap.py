@@ -130,6 +130,13 @@ options:
         description: Certificates may authenticate TLS clients.
         type: bool
         default: true
+  remove_roles:
+    description:
+      - Certificate roles to delete from the intermediate mount when they exist, for example the names an earlier
+        release used. A name that is also in O(roles) is kept. Certificates issued from them stay valid.
+    type: list
+    elements: str
+    default: []
   export_dir:
     description:
       - Directory that receives C(root-ca.pem) (the trust anchor), C(ca-chain.pem) (the intermediate CA,
@@ -361,6 +368,17 @@ class Bootstrap(Planner):
                 self.act("%s role %s" % ("update" if current else "write", role["name"]), "POST",
                          "%s/roles/%s" % (mount, role["name"]), body)
 
+    def remove_roles(self):
+        mount = self.params["intermediate_mount"]
+        keep = set(role["name"] for role in self.params["roles"])
+        for name in self.params["remove_roles"]:
+            if name in keep or self.fresh(mount):
+                continue
+            if self.api.call("GET", "%s/roles/%s" % (mount, name), missing_ok=True, what="reading role %s" % name)[1]:
+                self.before["role " + name] = "present"
+                self.after["role " + name] = None
+                self.act("remove role %s" % name, "DELETE", "%s/roles/%s" % (mount, name))
+
     # -- export ---------------------------------------------------------------------------------
     def export(self, files):
         directory = self.params["export_dir"]
@@ -389,6 +407,7 @@ class Bootstrap(Planner):
         self.ensure_urls(p["root_mount"])
         self.ensure_urls(p["intermediate_mount"])
         self.ensure_roles()
+        self.remove_roles()
         root_pem = self.ca_pem(p["root_mount"])
         int_pem = self.ca_pem(p["intermediate_mount"])
         chain = pem_join(int_pem, root_pem) if int_pem and root_pem else ""
@@ -427,6 +446,7 @@ def main():
         key_bits=dict(type="int", default=2048),
         public_url=dict(type="str"),
         roles=dict(type="list", elements="dict", default=[], options=role_spec),
+        remove_roles=dict(type="list", elements="str", default=[]),
         export_dir=dict(type="path", default="~/.config/vault/ca"),
     )
     run_token_module(args, lambda module, api: Bootstrap(module, api).run(),

@@ -17,7 +17,7 @@ description:
   - a KV v2 secret at C(<kv_mount>/<name>), created once with C(cas=0) and random passwords, and never
     rotated. Fields added to the layout later are filled in; existing values are never changed;
   - a policy C(<name>-policy) that may read C(<kv_mount>/data/<name>) (and O(services[].read_secrets)),
-    update C(<pki_mount>/issue/<name>-role) and read the CA chain, and nothing else;
+    update C(<pki_mount>/issue/<cert_role>) (O(services[].cert_role)) and read the CA chain, and nothing else;
   - an AppRole C(<name>) whose tokens carry only that policy, and a credential file
     C(<credentials_dir>/<name>.json) (mode 0600) with its C(role_id) and a C(secret_id). A new secret ID is
     made only when the file is missing or its secret ID no longer works.
@@ -65,6 +65,9 @@ options:
         type: list
         elements: str
         default: []
+      cert_role:
+        description: The certificate role the service may issue from. Default C(<name>-role).
+        type: str
   kv_mount:
     description: Path of the KV version 2 engine.
     type: str
@@ -154,11 +157,11 @@ from ansible_collections.colima_services.devenv.plugins.module_utils._vault impo
 ALPHABET = string.ascii_letters + string.digits
 
 
-def policy_text(name, p, read_secrets):
+def policy_text(name, p, read_secrets, cert_role=None):
     lines = ["# Managed by colima_services.devenv: access of the %s service." % name]
     for secret in [name] + sorted(set(read_secrets) - {name}):
         lines.append('path "%s/data/%s" {\n  capabilities = ["read"]\n}' % (p["kv_mount"], secret))
-    lines.append('path "%s/issue/%s-role" {\n  capabilities = ["update"]\n}' % (p["pki_mount"], name))
+    lines.append('path "%s/issue/%s" {\n  capabilities = ["update"]\n}' % (p["pki_mount"], cert_role or name + "-role"))
     for path in ("%s/cert/ca_chain" % p["pki_mount"], "%s/ca_chain" % p["pki_mount"],
                  "%s/cert/ca" % p["pki_mount"], "%s/cert/ca" % p["root_mount"]):
         lines.append('path "%s" {\n  capabilities = ["read"]\n}' % path)
@@ -231,7 +234,7 @@ class Access(Planner):
     def ensure_service(self, svc, approle_exists):
         name, p = svc["name"], self.params
         policy_name = "%s-policy" % name
-        want_policy = policy_text(name, p, svc["read_secrets"])
+        want_policy = policy_text(name, p, svc["read_secrets"], svc.get("cert_role"))
         body = self.api.call("GET", "sys/policies/acl/%s" % policy_name, missing_ok=True,
                              what="reading policy %s" % policy_name)[1]
         have_policy = ((body or {}).get("data") or {}).get("policy")
@@ -308,6 +311,7 @@ def main():
         generate=dict(type="list", elements="str", default=["password"], no_log=False),
         share_group=dict(type="str"),
         read_secrets=dict(type="list", elements="str", default=[], no_log=False),
+        cert_role=dict(type="str"),
     )
     args = dict(
         services=dict(type="list", elements="dict", required=True, options=service_spec),

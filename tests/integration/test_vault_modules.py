@@ -174,6 +174,16 @@ def test_missing_keys_file_while_initialised_fails_clearly(env):
     assert hvac.Client(url=env.bao.url).sys.is_initialized() is True
 
 
+def test_missing_keys_file_while_unsealed_warns_naming_the_file(env):
+    assert not env.init()[0]
+    env.keys.rename(env.dir / "moved.json")
+    failed, result = env.init()
+    assert not failed and not result["changed"] and result["keys_missing"] is True
+    warnings = json.dumps(result.get("warnings"))
+    assert "VAULT KEYS MISSING" in warnings and str(env.keys) in warnings and "Restore keys.json" in warnings
+    assert not env.keys.exists(), "nothing may be written"
+
+
 def test_existing_keys_file_is_never_overwritten(env):
     env.dir.mkdir()
     env.keys.write_text('{"keys_base64": ["old"]}')
@@ -366,3 +376,35 @@ def test_no_token_fails_with_the_fix(run_module, tmp_path):
     failed, result = run_module(vault_pki_bootstrap.main, dict(token_file=str(tmp_path / "none")))
     assert failed and "No Vault token" in result["msg"] and "vault_init" in result["msg"]
 
+
+
+def test_renamed_certificate_role_is_taken_over_without_losing_anything(env):
+    """0.1.0 issued PostgreSQL's certificates from postgresql-role; the design's name is postgres-role."""
+    assert not env.init()[0]
+    assert not env.pki()[0] and not env.access()[0]
+    client = env.root_client()
+    before = client.secrets.kv.v2.read_secret_version(path="postgresql", raise_on_deleted_version=True)["data"]
+    new_role = {"name": "postgres-role", "allowed_domains": ["postgres", "postgresql", "localhost"]}
+    roles = [new_role] + [role(s["name"]) for s in SERVICES if s["name"] != "postgresql"]
+
+    failed, result = env.pki(roles=roles, remove_roles=["postgresql-role", "mysql-role"])
+    assert not failed, result
+    # mysql-role is still wanted, so it stays; only the retired name goes.
+    assert result["actions"] == ["write role postgres-role", "remove role postgresql-role"]
+    listed = client.secrets.pki.list_roles(mount_point="pki_int")["data"]["keys"]
+    assert "postgres-role" in listed and "postgresql-role" not in listed and "mysql-role" in listed
+
+    services = [dict(s, cert_role="postgres-role") if s["name"] == "postgresql" else s for s in SERVICES]
+    failed, result = env.access(services=services)
+    assert not failed and result["actions"] == ["update policy postgresql-policy"]
+    pg = login(env, "postgresql")
+    issued = pg.write_data("pki_int/issue/postgres-role", data={"common_name": "postgres"})
+    assert issued["data"]["certificate"].startswith("-----BEGIN CERTIFICATE-----")
+    with pytest.raises(hvac.exceptions.Forbidden):
+        pg.write_data("pki_int/issue/mysql-role", data={"common_name": "postgres"})
+    after = client.secrets.kv.v2.read_secret_version(path="postgresql", raise_on_deleted_version=True)["data"]
+    assert after["data"] == before["data"] and after["metadata"]["version"] == 1
+    # Both runs again: nothing left to do.
+    assert env.pki(roles=roles, remove_roles=["postgresql-role"])[1]["actions"] == []
+    assert env.access(services=services)[1]["actions"] == []
+    env.assert_no_secret_in_results()
