@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Looks for every secret Vault holds where it must never be: the containers' spec (docker inspect:
-env, command, labels, healthcheck), their logs, the process list, and any log files given.
+"""Looks for every secret where it must never be: the containers' spec (docker inspect: env, command,
+labels, healthcheck), their logs, the process list, and any log files given. The secrets: every
+generated value Vault holds (passwords, keys, tokens), the unseal keys and root token in keys.json,
+and each AppRole secret_id in approles/.
 
   scripts/scan_secrets.py [--vault-dir ~/.config/vault] [--url http://127.0.0.1:8200] [--prefix dev-] [LOG ...]
 
@@ -9,6 +11,7 @@ looked for, where each one was found (by secret path and field, never the value)
 any was found.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +36,18 @@ def main():
             # The generated values (passwords, keys, tokens), not names such as dev_user or dev_database.
             if isinstance(value, str) and any(word in field for word in ("password", "secret", "token", "key")):
                 secrets["secret/%s %s" % (name, field)] = value
+
+    keys_file = os.path.join(args.vault_dir, "keys.json")
+    if os.path.exists(keys_file):
+        with open(keys_file) as handle:
+            keys = json.load(handle)
+        for index, key in enumerate(keys.get("keys_base64", []) + keys.get("keys", [])):
+            secrets["keys.json unseal key %d" % index] = key
+        secrets["keys.json root_token"] = keys["root_token"]
+    approles = os.path.join(args.vault_dir, "approles")
+    for name in sorted(os.listdir(approles)) if os.path.isdir(approles) else []:
+        with open(os.path.join(approles, name)) as handle:
+            secrets["approles/%s secret_id" % name] = json.load(handle)["secret_id"]
 
     names = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", "name=^" + args.prefix],
                            check=True, capture_output=True, text=True).stdout.split()
