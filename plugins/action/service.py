@@ -15,8 +15,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import io
 import json
 import os
+import tarfile
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -39,7 +41,6 @@ except ImportError:  # ansible-core < 2.19
 try:
     from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
     from ansible_collections.community.docker.plugins.module_utils._api.errors import NotFound, DockerException
-    from ansible_collections.community.docker.plugins.module_utils.copy import fetch_file_ex
     HAS_DOCKER = True
 except ImportError:  # reported when the action runs
     HAS_DOCKER = False
@@ -49,6 +50,26 @@ display = Display()
 
 class _Fail(Exception):
     pass
+
+
+class _Stream(io.RawIOBase):
+    """A file object over the chunks of a streamed response (tarfile reads the archive as it comes)."""
+
+    def __init__(self, chunks):
+        self._chunks, self._buffer = iter(chunks), b""
+
+    def readable(self):
+        return True
+
+    def readinto(self, target):
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(target), len(self._buffer))
+        target[:size], self._buffer = self._buffer[:size], self._buffer[size:]
+        return size
 
 
 class ActionModule(ActionBase):
@@ -231,11 +252,30 @@ class ActionModule(ActionBase):
                 pass
             atomic_write(path, item["content"], mode=0o600)
 
-    def _container_file(self, container, path):
-        def regular(in_path, tar, member):
-            return {"content": tar.extractfile(member).read(), "mode": member.mode, "owner": member.uid, "group": member.gid}
-        return fetch_file_ex(self._client, container, path, lambda p: None, regular, lambda p, m: None,
-                             lambda p, m: None)
+    def _archive(self, container, path, wanted, out):
+        """Read the archive of path (a file or a directory) and keep the regular files named in wanted."""
+        try:
+            stream = self._client.get_raw_stream("/containers/{0}/archive", container, params={"path": path},
+                                                 headers={"Accept-Encoding": "identity"})
+        except NotFound:
+            return
+        base = os.path.dirname(path.rstrip("/")) or "/"
+        with tarfile.open(fileobj=_Stream(stream), mode="r|") as tar:
+            for member in tar:
+                name = os.path.join(base, member.name)
+                if name in wanted and member.isfile():
+                    out[name] = {"content": tar.extractfile(member).read(), "mode": member.mode,
+                                 "owner": member.uid, "group": member.gid}
+
+    def _container_files(self, container, paths):
+        """{path: {content, mode, owner, group} or None}: one archive request per directory, and one per file
+        only for what that did not find (a directory behind a symlink, say)."""
+        out = dict((path, None) for path in paths)
+        for directory in sorted(set(os.path.dirname(p) for p in paths)):
+            self._archive(container, directory, out, out)
+        for path in [p for p in paths if out[p] is None]:
+            self._archive(container, path, {path: None}, out)
+        return out
 
     # ---- health --------------------------------------------------------------------------
     def _probe(self, name, argv, timeout):
@@ -298,15 +338,19 @@ class ActionModule(ActionBase):
         args = self._task.args
         spec, entry, self._settings = args.get("spec") or {}, args.get("entry") or {}, args.get("settings") or {}
         self._component = spec.get("component")
-        if not self._component or not entry.get("ip"):
-            raise AnsibleActionFail("service needs spec.component and the component's registry entry (with ip)")
+        if not self._component:
+            raise AnsibleActionFail("service needs spec.component")
+        if not entry.get("ip"):
+            raise AnsibleActionFail("Component '%s' has no entry with an ip in devenv_components. Add one with its ip "
+                                    "and ports (see roles/devenv/defaults/main.yml and the README's registry section)."
+                                    % self._component)
         self._modules, self._actions = [], []
         s = self._settings
         name = s["container_prefix"] + self._component
         create_only = bool(s.get("create_only"))
         result.update(changed=False, container=name, status="deployed", modules=self._modules, actions=self._actions)
         try:
-            self._client = APIClient(base_url=s["docker_host"], version="auto", timeout=60)
+            self._client = APIClient(base_url=s["docker_host"], version=s.get("api_version") or "auto", timeout=60)
         except DockerException as exc:
             raise AnsibleActionFail("The Docker engine at %s does not answer: %s" % (s["docker_host"], exc))
         try:
@@ -344,8 +388,9 @@ class ActionModule(ActionBase):
                 diff_lines.append("container spec: %s" % ", ".join(
                     rc.changed_fields(current["Config"].get("Labels"), s["label_prefix"], fields) or ["(unknown)"]))
             stale = []
+            have = {} if recreate else self._container_files(name, [item["dest"] for item in files])
             for item in files:
-                reason = "container recreated" if recreate else rc.file_differs(item, self._container_file(name, item["dest"]))
+                reason = "container recreated" if recreate else rc.file_differs(item, have.get(item["dest"]))
                 if reason:
                     stale.append(item)
                     if not recreate:
