@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import io
 import json
 import os
@@ -41,6 +40,7 @@ except ImportError:  # ansible-core < 2.19
 try:
     from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
     from ansible_collections.community.docker.plugins.module_utils._api.errors import NotFound, DockerException
+    from ansible_collections.community.docker.plugins.module_utils.copy import put_file_content
     HAS_DOCKER = True
 except ImportError:  # reported when the action runs
     HAS_DOCKER = False
@@ -75,7 +75,7 @@ class _Stream(io.RawIOBase):
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(("spec", "entry", "settings", "template_dir"))
+    _VALID_ARGS = frozenset(("spec", "entry", "settings", "template_dir", "wait", "wait_for"))
 
     # ---- helpers -------------------------------------------------------------------------
     def _module(self, name, args, task_vars):
@@ -331,11 +331,34 @@ class ActionModule(ActionBase):
                out.strip(), err.strip()))
 
     # ---- main ----------------------------------------------------------------------------
+    def _wait_for(self, pending):
+        """Wait for containers started earlier without waiting (wait=false), one after the other."""
+        result = {"changed": False, "waited": []}
+        try:
+            for item in pending:
+                self._component = item["component"]
+                self._wait(item["container"], item.get("ready", "healthy"), item.get("healthcheck"))
+                result["waited"].append(item["container"])
+        except _Fail as exc:
+            result.update(failed=True, msg=str(exc))
+        except DockerException as exc:
+            result.update(failed=True, msg="%s: the Docker engine at %s answered: %s"
+                                           % (self._component, self._settings["docker_host"], exc))
+        finally:
+            self._client.close()
+        return result
+
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         if not HAS_DOCKER:
             raise AnsibleActionFail("colima_services.devenv.service needs the community.docker collection (>= 3.6)")
         args = self._task.args
+        if args.get("wait_for") is not None:
+            self._settings = args.get("settings") or {}
+            self._client = APIClient(base_url=self._settings["docker_host"],
+                                     version=self._settings.get("api_version") or "auto", timeout=60)
+            result.update(self._wait_for(args["wait_for"]))
+            return result
         spec, entry, self._settings = args.get("spec") or {}, args.get("entry") or {}, args.get("settings") or {}
         self._component = spec.get("component")
         if not self._component:
@@ -422,17 +445,28 @@ class ActionModule(ActionBase):
             if recreate:
                 created = self._module("community.docker.docker_container", dict(options, state="present"),
                                        task_vars).get("changed", False)
-            copied = False
+            # The files that differ (all of them in a new container), written with community.docker's own copy
+            # helper (the code behind docker_container_copy_into), in this process: one archive upload each.
             for item in stale:
-                copied = self._module("community.docker.docker_container_copy_into", {
-                    "container": name, "container_path": item["dest"],
-                    "content": to_text(base64.b64encode(item["content"])), "content_is_b64": True,
-                    "owner_id": item["owner"], "group_id": item["group"], "mode": "%04o" % item["mode"],
-                    "mode_parse": "octal_string_only"}, task_vars).get("changed", False) or copied
+                put_file_content(self._client, name, item["content"], item["dest"], item["owner"], item["group"],
+                                 item["mode"])
+            copied = bool(stale)
             if not create_only:
-                self._module("community.docker.docker_container", dict(
-                    options, state="started", restart=bool(copied and not created and running)), task_vars)
-                self._wait(name, spec.get("ready", "healthy"), spec.get("healthcheck"))
+                if copied and not created and running:
+                    self._client.post_call("/containers/{0}/restart", name, params={"t": 10})
+                    self._actions.append("restarted %s" % name)
+                elif not created and running:
+                    pass
+                else:
+                    self._client.post_call("/containers/{0}/start", name)
+                    self._actions.append("started %s" % name)
+                pending = {"component": self._component, "container": name, "ready": spec.get("ready", "healthy"),
+                           "healthcheck": spec.get("healthcheck")}
+                if args.get("wait", True):
+                    self._wait(name, pending["ready"], pending["healthcheck"])
+                else:
+                    # Started; the play waits for it later, with the others it started (parallel start).
+                    result["pending"] = pending
         except _Fail as exc:
             result.update(failed=True, msg="%s: %s" % (self._component, exc) if not str(exc).startswith(self._component) else str(exc))
         except DockerException as exc:
