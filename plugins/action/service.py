@@ -214,7 +214,9 @@ class ActionModule(ActionBase):
         return to_bytes(out if out is not None else "")
 
     def _wanted_files(self, spec, task_vars, template_dir):
-        entries = list(spec.get("files") or []) + rc.expand_tls(spec, self._settings["tls_dir"])
+        # Where vault_access wrote the component's TLS files: its state directory.
+        tls_dir = self._settings.get("tls_dir") or os.path.join(self._settings["home"], "services", self._component)
+        entries = list(spec.get("files") or []) + rc.expand_tls(spec, tls_dir)
         files = []
         for item in entries:
             if "template" in item:
@@ -228,7 +230,10 @@ class ActionModule(ActionBase):
                         with open(src, "rb") as handle:
                             parts.append(handle.read())
                     except (IOError, OSError) as exc:
-                        raise _Fail("cannot read %s for %s: %s" % (src, item["dest"], exc.strerror))
+                        if not self._task.check_mode:
+                            raise _Fail("cannot read %s for %s: %s" % (src, item["dest"], exc.strerror))
+                        # Check mode: vault_access does not issue the certificate it would issue; the file differs.
+                        parts.append(b"\0(not written yet)")
                 content = b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts) if len(parts) > 1 else parts[0]
             owner = int(item.get("owner", 0))
             files.append({"dest": item["dest"], "content": content, "mode": rc.file_mode(item.get("mode", "0644")),
@@ -361,8 +366,9 @@ class ActionModule(ActionBase):
             return result
         spec, entry, self._settings = args.get("spec") or {}, args.get("entry") or {}, args.get("settings") or {}
         self._component = spec.get("component")
-        if not self._component:
-            raise AnsibleActionFail("service needs spec.component")
+        problems = rc.check_spec(spec)
+        if problems:
+            raise AnsibleActionFail("devenv_service for %s: %s." % (self._component or "?", "; ".join(problems)))
         if not entry.get("ip"):
             raise AnsibleActionFail("Component '%s' has no entry with an ip in devenv_components. Add one with its ip "
                                     "and ports (see roles/devenv/defaults/main.yml and the README's registry section)."

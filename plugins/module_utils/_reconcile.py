@@ -38,6 +38,45 @@ def bind_mount(bind):
             "read_only": bool(bind.get("read_only", True))}
 
 
+SPEC_FIELDS = ("component", "image", "recipe", "hostname", "aliases", "command", "entrypoint", "user", "env",
+               "capabilities", "init", "volumes", "binds", "files", "tls", "healthcheck", "ready")
+TLS_FIELDS = ("enabled", "dest", "owner", "group", "key_mode", "cert_mode", "ca_mode", "cert_owned", "ca", "combined")
+
+
+def check_spec(spec):
+    """Problems of a service spec, each naming the field (the role's argument spec leaves this to us: cheaper)."""
+    problems = []
+    if not isinstance(spec, dict):
+        return ["devenv_service must be a dict, got %r" % (spec,)]
+    unknown = sorted(set(spec) - set(SPEC_FIELDS))
+    if unknown:
+        problems.append("unknown field(s) %s; the fields are %s" % (", ".join(unknown), ", ".join(SPEC_FIELDS)))
+    for key in ("component", "image"):
+        if not isinstance(spec.get(key), str) or not spec.get(key):
+            problems.append("%s must be a non-empty string" % key)
+    if spec.get("ready", "healthy") not in ("healthy", "running"):
+        problems.append("ready must be healthy or running, got %r" % (spec.get("ready"),))
+    for index, item in enumerate(spec.get("files") or []):
+        where = "files[%d]" % index
+        if not isinstance(item, dict) or not str(item.get("dest", "")).startswith("/"):
+            problems.append("%s needs dest, an absolute path in the container" % where)
+        elif len([k for k in ("template", "src", "content") if k in item]) != 1:
+            problems.append("%s (%s) needs exactly one of template, src or content" % (where, item["dest"]))
+    for key, needs in (("volumes", ("name", "target")), ("binds", ("source", "target"))):
+        for index, item in enumerate(spec.get(key) or []):
+            if not isinstance(item, dict) or not all(item.get(n) for n in needs):
+                problems.append("%s[%d] needs %s" % (key, index, " and ".join(needs)))
+    tls = spec.get("tls")
+    if tls:
+        if not isinstance(tls, dict) or not str(tls.get("dest", "")).startswith("/"):
+            problems.append("tls needs dest, an absolute path prefix in the container (/usr/local/etc/postgres-)")
+        else:
+            unknown = sorted(set(tls) - set(TLS_FIELDS))
+            if unknown:
+                problems.append("tls has unknown field(s) %s; the fields are %s" % (", ".join(unknown), ", ".join(TLS_FIELDS)))
+    return problems
+
+
 def container_options(spec, entry, settings):
     """The docker_container options (state aside) for a spec and its registry entry.
 

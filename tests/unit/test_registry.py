@@ -179,3 +179,17 @@ def test_healthcheck_argv_is_what_docker_would_run():
     assert rc.healthcheck_argv({"test": ["CMD-SHELL", "pg_isready -q"]}) == ["/bin/sh", "-c", "pg_isready -q"]
     assert rc.healthcheck_argv({"test": "curl -f localhost"}) == ["/bin/sh", "-c", "curl -f localhost"]
     assert rc.healthcheck_argv({"test": ["NONE"]}) is None and rc.healthcheck_argv(None) is None
+
+
+def test_the_service_spec_is_checked_naming_the_field():
+    good = {"component": "p", "image": "p:1", "files": [{"template": "a.j2", "dest": "/etc/a"}],
+            "tls": {"dest": "/etc/p-", "owner": 999}, "volumes": [{"name": "d", "target": "/d"}]}
+    assert rc.check_spec(good) == []
+    problems = rc.check_spec(dict(good, volume=[], ready="up", files=[{"dest": "etc/a", "src": "x"},
+                                                                     {"dest": "/b", "src": "x", "content": "y"}],
+                                  tls={"dest": "/etc/p-", "mode": "0600"}))
+    assert problems[0].startswith("unknown field(s) volume;")
+    assert "ready must be healthy or running, got 'up'" in problems
+    assert "files[0] needs dest, an absolute path in the container" in problems
+    assert "files[1] (/b) needs exactly one of template, src or content" in problems
+    assert any(p.startswith("tls has unknown field(s) mode;") for p in problems)
