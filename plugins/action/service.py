@@ -199,15 +199,13 @@ class ActionModule(ActionBase):
         return "", None, ", and ".join(why) or "no image given"
 
     # ---- files ---------------------------------------------------------------------------
-    def _render(self, template, dest, task_vars, template_dir):
+    def _render(self, template, dest, variables, template_dir):
+        """Render one template; variables is this step's own copy of the task variables."""
         path = template if os.path.isabs(template) else os.path.join(template_dir, template)
         try:
             text = self._loader.get_text_file_contents(path)
         except Exception as exc:
             raise _Fail("cannot read the template %s: %s" % (path, exc))
-        variables = dict(task_vars)
-        # What the template action adds that our templates use (no date in it: a re-render changes nothing).
-        variables.setdefault("ansible_managed", C.config.get_config_value("DEFAULT_MANAGED_STR"))
         variables.update(template_path=template, template_fullpath=path, template_destpath=dest)
         templar = self._templar.copy_with_new_env(searchpath=[os.path.dirname(path)], available_variables=variables)
         out = templar.template(trust_as_template(text), escape_backslashes=False)
@@ -217,10 +215,13 @@ class ActionModule(ActionBase):
         # Where vault_access wrote the component's TLS files: its state directory.
         tls_dir = self._settings.get("tls_dir") or os.path.join(self._settings["home"], "services", self._component)
         entries = list(spec.get("files") or []) + rc.expand_tls(spec, tls_dir)
+        variables = dict(task_vars)  # one copy for all templates of this service
+        # What the template action adds that our templates use (no date in it: a re-render changes nothing).
+        variables.setdefault("ansible_managed", C.config.get_config_value("DEFAULT_MANAGED_STR"))
         files = []
         for item in entries:
             if "template" in item:
-                content = self._render(item["template"], item["dest"], task_vars, template_dir)
+                content = self._render(item["template"], item["dest"], variables, template_dir)
             elif "content" in item:
                 content = to_bytes(item["content"])
             else:
@@ -336,6 +337,13 @@ class ActionModule(ActionBase):
                out.strip(), err.strip()))
 
     # ---- main ----------------------------------------------------------------------------
+    def _connect(self):
+        s = self._settings
+        try:
+            self._client = APIClient(base_url=s["docker_host"], version=s.get("api_version") or "auto", timeout=60)
+        except DockerException as exc:
+            raise AnsibleActionFail("The Docker engine at %s does not answer: %s" % (s["docker_host"], exc))
+
     def _wait_for(self, pending):
         """Wait for containers started earlier without waiting (wait=false), one after the other."""
         result = {"changed": False, "waited": []}
@@ -360,8 +368,7 @@ class ActionModule(ActionBase):
         args = self._task.args
         if args.get("wait_for") is not None:
             self._settings = args.get("settings") or {}
-            self._client = APIClient(base_url=self._settings["docker_host"],
-                                     version=self._settings.get("api_version") or "auto", timeout=60)
+            self._connect()
             result.update(self._wait_for(args["wait_for"]))
             return result
         spec, entry, self._settings = args.get("spec") or {}, args.get("entry") or {}, args.get("settings") or {}
@@ -378,10 +385,7 @@ class ActionModule(ActionBase):
         name = s["container_prefix"] + self._component
         create_only = bool(s.get("create_only"))
         result.update(changed=False, container=name, status="deployed", modules=self._modules, actions=self._actions)
-        try:
-            self._client = APIClient(base_url=s["docker_host"], version=s.get("api_version") or "auto", timeout=60)
-        except DockerException as exc:
-            raise AnsibleActionFail("The Docker engine at %s does not answer: %s" % (s["docker_host"], exc))
+        self._connect()
         try:
             ref, image_id, why = self._resolve_image(spec, task_vars)
             result["image"] = ref
