@@ -40,7 +40,7 @@ except ImportError:  # ansible-core < 2.19
 try:
     from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
     from ansible_collections.community.docker.plugins.module_utils._api.errors import NotFound, DockerException
-    from ansible_collections.community.docker.plugins.module_utils.copy import put_file_content
+    from ansible_collections.community.docker.plugins.module_utils.copy import put_file_content, stat_file
     HAS_DOCKER = True
 except ImportError:  # reported when the action runs
     HAS_DOCKER = False
@@ -239,7 +239,7 @@ class ActionModule(ActionBase):
             owner = int(item.get("owner", 0))
             files.append({"dest": item["dest"], "content": content, "mode": rc.file_mode(item.get("mode", "0644")),
                           "owner": owner, "group": int(item.get("group", owner)), "secret": bool(item.get("secret")),
-                          "template": "template" in item})
+                          "template": "template" in item, "reload": item.get("reload") or spec.get("reload") or "restart"})
         return files
 
     def _keep_host_copies(self, files, svc_dir):
@@ -282,6 +282,27 @@ class ActionModule(ActionBase):
         for path in [p for p in paths if out[p] is None]:
             self._archive(container, path, {path: None}, out)
         return out
+
+    def _ensure_dirs(self, container, paths):
+        """Create the directories of these files that the container lacks (root, 0755), in one upload: the image need
+        not have them (the upstream Traefik image has no /etc/traefik). Existing directories are left as they are."""
+        missing = []
+        for directory in sorted(set(os.path.dirname(p) for p in paths)):
+            while directory not in ("", "/") and directory not in missing:
+                if stat_file(self._client, container, directory)[1] is not None:
+                    break
+                missing.append(directory)
+                directory = os.path.dirname(directory)
+        if not missing:
+            return
+        data = io.BytesIO()
+        with tarfile.open(fileobj=data, mode="w") as tar:
+            for directory in sorted(missing):
+                info = tarfile.TarInfo(directory.lstrip("/"))
+                info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, 0, 0
+                tar.addfile(info)
+        self._client._raise_for_status(self._client._put(self._client._url("/containers/{0}/archive", container),
+                                                         params={"path": "/"}, data=data.getvalue()))
 
     # ---- health --------------------------------------------------------------------------
     def _probe(self, name, argv, timeout):
@@ -457,12 +478,23 @@ class ActionModule(ActionBase):
                                        task_vars).get("changed", False)
             # The files that differ (all of them in a new container), written with community.docker's own copy
             # helper (the code behind docker_container_copy_into), in this process: one archive upload each.
+            if stale:
+                self._ensure_dirs(name, [item["dest"] for item in stale])
             for item in stale:
                 put_file_content(self._client, name, item["content"], item["dest"], item["owner"], item["group"],
                                  item["mode"])
             copied = bool(stale)
             if not create_only:
-                if copied and not created and running:
+                # The strongest of what the changed files ask for: restart, else a signal, else nothing (watched).
+                modes = set(item["reload"] for item in stale)
+                reload = "restart" if "restart" in modes else (sorted(modes - {"watch"}) or ["watch"])[0]
+                if copied and not created and running and reload == "watch":
+                    # The service watches its files (Traefik's file provider): the new ones are live already.
+                    self._actions.append("%s picks the new files up by itself" % name)
+                elif copied and not created and running and reload != "restart":
+                    self._client.post_call("/containers/{0}/kill", name, params={"signal": reload})
+                    self._actions.append("sent %s to %s" % (reload, name))
+                elif copied and not created and running:
                     self._client.post_call("/containers/{0}/restart", name, params={"t": 10})
                     self._actions.append("restarted %s" % name)
                 elif not created and running:

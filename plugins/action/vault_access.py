@@ -6,7 +6,7 @@
 Logs in with the service's OWN AppRole credential (once per run: the token is handed back and
 reused by the next call for the same service while it is valid), reads its secret (and the other
 secrets its policy allows), and issues a certificate through its certificate role only when the
-current one is missing, expires within renew_days, or lacks a wanted name or IP. The result
+current one is missing, expires within renew_days, or its names or IPs differ from the wanted ones. The result
 carries secrets, so it is always marked no_log; error messages never contain one.
 """
 
@@ -64,6 +64,10 @@ def cert_needs_renewal(pem, names, ips, renew_days, now=None):
     missing = sorted(set(names) - have_names) + sorted(set(ips) - have_ips)
     if missing:
         return "lacks %s" % ", ".join(missing)
+    # A name no longer wanted (the edge stopped routing a host, say): the certificate follows the set of names.
+    extra = sorted(have_names - set(names)) + sorted(have_ips - set(ips))
+    if extra:
+        return "names %s no longer wanted" % ", ".join(extra)
     return None
 
 

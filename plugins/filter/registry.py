@@ -149,6 +149,38 @@ def _metrics(component, entry):
     return out
 
 
+def _edge(component, entry):
+    """The edge (reverse proxy) marker: {hosts: [...]} names extra hosts (the user's own routes)."""
+    edge = entry.get("edge")
+    if not edge:
+        return None
+    if edge is True:
+        edge = {}
+    if not isinstance(edge, dict):
+        raise AnsibleFilterError("devenv_components.%s.edge must be true or a dict ({hosts: [...]}), got %r" % (component, edge))
+    hosts = edge.get("hosts") or []
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h and "*" not in h for h in hosts):
+        raise AnsibleFilterError(
+            "devenv_components.%s.edge.hosts must be a list of host names (no wildcard: browsers refuse "
+            "*.localhost), got %r" % (component, hosts))
+    return {"hosts": list(hosts)}
+
+
+def _edge_names(plan):
+    """The edge's certificate names every host it routes: each enabled component's web host, and its extra hosts."""
+    routed = [e["web"]["host"] for e in _enabled(plan) if e.get("web")]
+    for entry in _enabled(plan):
+        if entry.get("edge") and entry.get("vault"):
+            entry["vault"]["cert_names"] = _unique(entry["vault"]["cert_names"] + routed + entry["edge"]["hosts"])
+
+
+def edge_hosts(plan):
+    """Every host name the enabled edge serves (web routes of enabled components, then its extra hosts)."""
+    edges = [e for e in _enabled(plan) if e.get("edge")]
+    return _unique([e["web"]["host"] for e in _enabled(plan) if e.get("web")]
+                   + [h for e in edges for h in e["edge"]["hosts"]])
+
+
 def _backup(component, entry):
     backup = entry.get("backup") or {"method": "none"}
     if isinstance(backup, str):
@@ -211,7 +243,9 @@ def _registry(components, overrides, subnet, design_subnet, port_offset, cert_do
         entry["metrics"] = _metrics(name, entry)
         entry["backup"] = _backup(name, entry)
         entry["depends_on"] = list(entry.get("depends_on") or [])
+        entry["edge"] = _edge(name, entry)
         plan[name] = entry
+    _edge_names(plan)
     for name, entry in plan.items():
         missing = [d for d in entry["depends_on"] if d not in plan]
         if missing:
@@ -233,8 +267,10 @@ def vault_services(plan):
 
 
 def vault_pki_roles(plan, ttl="8760h"):
-    """One certificate role per enabled component that uses Vault, allowing exactly its names."""
-    return [{"name": e["vault"]["cert_role"], "allowed_domains": e["vault"]["cert_names"], "ttl": ttl, "max_ttl": ttl}
+    """One certificate role per enabled component that uses Vault, allowing exactly its names (no subdomains:
+    every component has localhost among its names, and must not get a certificate for vault.localhost)."""
+    return [{"name": e["vault"]["cert_role"], "allowed_domains": e["vault"]["cert_names"], "allow_subdomains": False,
+             "ttl": ttl, "max_ttl": ttl}
             for e in _enabled(plan) if e.get("vault") and e["vault"]["cert"]]
 
 
@@ -283,5 +319,5 @@ class FilterModule(object):
     def filters(self):
         return {"registry": registry, "vault_services": vault_services, "vault_pki_roles": vault_pki_roles,
                 "cert_request": cert_request, "web_routes": web_routes, "scrape_targets": scrape_targets,
-                "backup_plan": backup_plan, "vault_secrets": vault_secrets,
+                "backup_plan": backup_plan, "vault_secrets": vault_secrets, "edge_hosts": edge_hosts,
                 "readable_secrets": readable_secrets}

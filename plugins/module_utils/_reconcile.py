@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import hashlib
 import json
+import re
 
 HASH_LABEL = "config-hash"
 FIELDS_LABEL = "config-fields"
@@ -39,7 +40,7 @@ def bind_mount(bind):
 
 
 SPEC_FIELDS = ("component", "image", "recipe", "hostname", "aliases", "command", "entrypoint", "user", "env",
-               "capabilities", "init", "volumes", "binds", "files", "tls", "healthcheck", "ready")
+               "capabilities", "init", "volumes", "binds", "files", "tls", "healthcheck", "ready", "reload")
 TLS_FIELDS = ("enabled", "dest", "owner", "group", "key_mode", "cert_mode", "ca_mode", "cert_owned", "ca", "combined")
 
 
@@ -56,6 +57,11 @@ def check_spec(spec):
             problems.append("%s must be a non-empty string" % key)
     if spec.get("ready", "healthy") not in ("healthy", "running"):
         problems.append("ready must be healthy or running, got %r" % (spec.get("ready"),))
+    for where, reload in [("reload", spec.get("reload", "restart"))] + [
+            ("files[%d].reload" % i, f.get("reload")) for i, f in enumerate(spec.get("files") or [])
+            if isinstance(f, dict) and "reload" in f]:
+        if reload not in ("restart", "watch") and not re.match(r"^SIG[A-Z0-9]+$", str(reload)):
+            problems.append("%s must be restart, watch or a signal name (SIGHUP), got %r" % (where, reload))
     for index, item in enumerate(spec.get("files") or []):
         where = "files[%d]" % index
         if not isinstance(item, dict) or not str(item.get("dest", "")).startswith("/"):

@@ -106,8 +106,8 @@ options:
         - Config files rendered from templates and copied into the container (no bind mount, so the owner and mode inside
           the container are exact, on Colima too).
         - Each has C(template) (relative to the calling role's C(templates/), or absolute) or C(src) (a host file copied
-          as it is, for example a TLS file from C(vault_access)), C(dest) (absolute path in the container; its directory
-          must exist in the image), C(mode), C(owner), C(group) (numeric) and C(secret) (hide it from the output). Host
+          as it is, for example a TLS file from C(vault_access)), C(dest) (absolute path in the container; a directory
+          the image lacks is created, root-owned, mode 0755), C(mode), C(owner), C(group) (numeric) and C(secret) (hide it from the output). Host
           copies are mode 0600.
       healthcheck:
         type: dict
@@ -120,6 +120,15 @@ options:
         - C(enabled) (default true), C(owner)/C(group) of the key, C(key_mode) (0600), C(cert_mode) (0644), C(ca_mode)
           (0644), C(cert_owned) (the certificate owned like the key), C(ca) (default true), C(combined) (one C(tls.pem)
           with key and chain instead of the certificate and key).
+      reload:
+        type: str
+        default: restart
+        description:
+        - What happens when only files changed (same container) - C(restart) the container, C(watch) nothing (the service
+          watches its files, as Traefik's file provider does), or a signal name sent to the container (C(SIGHUP)).
+        - A file may set its own C(reload) (Traefik's static config needs C(restart)); the strongest one among the changed
+          files wins - C(restart), then a signal, then C(watch).
+        - A new or recreated container is started either way.
       ready:
         type: str
         choices:

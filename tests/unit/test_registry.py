@@ -93,7 +93,8 @@ def test_bad_fields_name_the_variable():
 def test_routes_targets_and_backups_derive_from_the_registry():
     plan = reg.registry(shipped())
     hosts = sorted(r["host"] for r in reg.web_routes(plan))
-    assert hosts == ["forgejo.localhost", "grafana.localhost", "rabbitmq.localhost", "vault.localhost"]
+    assert hosts == ["forgejo.localhost", "grafana.localhost", "rabbitmq.localhost", "traefik.localhost",
+                     "vault.localhost"]
     assert [r["url"] for r in reg.web_routes(plan) if r["component"] == "rabbitmq"] == ["https://rabbitmq:15672"]
     targets = dict((t["job"], t) for t in reg.scrape_targets(plan))
     assert targets["vault"]["path"] == "/v1/sys/metrics" and targets["vault"]["params"] == {"format": ["prometheus"]}
@@ -104,6 +105,25 @@ def test_routes_targets_and_backups_derive_from_the_registry():
     off = reg.registry(shipped(), {"forgejo": {"enabled": False}})
     assert reg.readable_secrets(off, "postgres") == [] and "forgejo.localhost" not in [
         r["host"] for r in reg.web_routes(off)]
+
+
+def test_the_edge_certificate_names_every_routed_host_and_no_wildcard():
+    plan = reg.registry(shipped(), {"traefik": {"edge": {"hosts": ["myapp.localhost"]}}, "grafana": {"enabled": False}})
+    names = reg.cert_request(plan, "traefik")
+    wanted = ["forgejo.localhost", "rabbitmq.localhost", "traefik.localhost", "vault.localhost", "myapp.localhost"]
+    assert set(wanted) <= set([names["common_name"]] + names["alt_names"])
+    assert "grafana.localhost" not in names["alt_names"] and not any("*" in n for n in names["alt_names"])
+    assert reg.edge_hosts(plan) == ["forgejo.localhost", "rabbitmq.localhost", "traefik.localhost",
+                                    "vault.localhost", "myapp.localhost"]
+    # The PKI role allows exactly these names; no role allows subdomains (every role has localhost).
+    roles = dict((r["name"], r) for r in reg.vault_pki_roles(plan))
+    assert set(wanted) <= set(roles["traefik-role"]["allowed_domains"])
+    assert "vault.localhost" not in roles["postgres-role"]["allowed_domains"]
+    assert not any(r["allow_subdomains"] for r in roles.values())
+    # Other components' certificates are untouched by the edge.
+    assert "vault.localhost" not in reg.cert_request(plan, "rabbitmq")["alt_names"]
+    with pytest.raises(AnsibleFilterError, match="no wildcard"):
+        reg.registry(shipped(), {"traefik": {"edge": {"hosts": ["*.localhost"]}}})
 
 
 SETTINGS = {"container_prefix": "dev-", "volume_prefix": "", "network_name": "dev-services",
@@ -171,6 +191,9 @@ def test_certificate_renewal_decision(tmp_path):
     assert cert_needs_renewal(pem, ["postgres", "postgresql"], [], 30) == "lacks postgresql"
     assert cert_needs_renewal(pem, ["postgres"], ["172.20.0.10"], 30) == "lacks 172.20.0.10"
     assert cert_needs_renewal(pem, ["postgres"], [], 120).startswith("expires")
+    # The set of names follows the wanted one: a name or IP no longer wanted means a new certificate.
+    assert cert_needs_renewal(pem, ["postgres"], ["127.0.0.1"], 30) == "names localhost no longer wanted"
+    assert cert_needs_renewal(pem, ["postgres", "localhost"], [], 30) == "names 127.0.0.1 no longer wanted"
     assert cert_needs_renewal(None, [], [], 30) == "missing"
 
 
@@ -193,3 +216,8 @@ def test_the_service_spec_is_checked_naming_the_field():
     assert "files[0] needs dest, an absolute path in the container" in problems
     assert "files[1] (/b) needs exactly one of template, src or content" in problems
     assert any(p.startswith("tls has unknown field(s) mode;") for p in problems)
+    # What a file change does: restart, watch (the service reloads by itself) or a signal, per spec or per file.
+    assert rc.check_spec(dict(good, reload="watch", files=[{"template": "a.j2", "dest": "/a", "reload": "SIGHUP"}])) == []
+    problems = rc.check_spec(dict(good, reload="reload", files=[{"template": "a.j2", "dest": "/a", "reload": "hup"}]))
+    assert problems == ["reload must be restart, watch or a signal name (SIGHUP), got 'reload'",
+                        "files[0].reload must be restart, watch or a signal name (SIGHUP), got 'hup'"]
