@@ -47,6 +47,8 @@ deps() {
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v node >/dev/null || missing+=(nodejs)  # checks the MongoDB healthcheck script
+  command -v chromium >/dev/null || missing+=(chromium)  # the edge scenario's real browser
+  command -v certutil >/dev/null || missing+=(libnss3-tools)  # trusts the Vault root CA in Chromium's NSS database
   [ ${#missing[@]} -eq 0 ] && { echo "system packages present"; return 0; }
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     echo "missing ${missing[*]}: install them (needs root and apt-get)"; return 1
