@@ -42,6 +42,12 @@ def status_line(component, plan, status, bind_address="127.0.0.1"):
     ports = ", ".join(
         "%s %s:%s" % (name, bind_address, port["host"])
         for name, port in sorted((spec.get("ports") or {}).items()) if (port or {}).get("host"))
+    # The edge's URL, where an enabled edge routes it (with its HTTPS port when that is not 443).
+    edge = [e for e in (plan or {}).values() if e.get("edge") and e.get("enabled", True)]
+    if spec.get("web") and spec.get("enabled", True) and edge:
+        https = ((edge[0].get("ports") or {}).get("https") or {}).get("host")
+        ports += "%shttps://%s%s" % (", " if ports else "", spec["web"]["host"],
+                                     "" if https in (443, None) else ":%s" % https)
     return "%-14s %-12s %s" % (component, state, ports)
 
 

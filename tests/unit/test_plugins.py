@@ -26,6 +26,16 @@ def test_status_line():
     plan = {"vault": {"ports": {"api": {"host": 8200, "container": 8200}}}, "off": {"enabled": False}}
     assert service.status_line("vault", plan, {"vault": "deployed"}).split() == ["vault", "deployed", "api", "127.0.0.1:8200"]
     assert service.status_line("off", plan, {}).split() == ["off", "disabled"]
+    # Where an enabled edge routes the component, its URL (with the edge's port when it is not 443).
+    from ansible_collections.colima_services.devenv.plugins.filter import registry as reg
+    declared = {"vault": {"ip": "172.20.0.5", "ports": {"api": {"host": 8200, "container": 8200}},
+                          "web": {"port": "api"}, "vault": False},
+                "traefik": {"ip": "172.20.0.25", "ports": {"https": {"host": 443, "container": 8443}}, "edge": True}}
+    assert service.status_line("vault", reg.registry(declared), {}).split()[-1] == "https://vault.localhost"
+    moved = reg.registry(declared, port_offset=31000)
+    assert service.status_line("vault", moved, {}).split()[-1] == "https://vault.localhost:31443"
+    off = reg.registry(declared, {"traefik": {"enabled": False}})
+    assert "https://" not in service.status_line("vault", off, {})
 
 
 def test_recipe_hash_tracks_content(tmp_path):
