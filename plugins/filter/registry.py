@@ -20,6 +20,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
 PORT_KINDS = ("tcp", "http", "https", "metrics")
+PROFILES = ("minimal", "standard", "full")
 BACKUP_METHODS = ("pg_dump", "mysqldump", "raft_snapshot", "redis_rdb", "rabbitmq_definitions",
                   "mongodump", "volume_tar", "none")
 DEFAULT_VAULT = {"data": {"tls_enabled": True}, "generate": ["password"]}
@@ -191,15 +192,29 @@ def _backup(component, entry):
     return dict(backup)
 
 
+def _in_profile(name, declared, profile):
+    """Whether the profile includes a declared component: its `profile` marker names the smallest profile that
+    includes it (minimal < standard < full); an entry without one (the user's own) is in every profile."""
+    marker = declared.get("profile")
+    if marker is None:
+        return True
+    if marker not in PROFILES:
+        raise AnsibleFilterError("devenv_components.%s.profile is %r; use one of %s"
+                                 % (name, marker, ", ".join(PROFILES)))
+    return profile is None or PROFILES.index(marker) <= PROFILES.index(profile)
+
+
 def registry(components, overrides=None, subnet="172.20.0.0/16", design_subnet="172.20.0.0/16",
-             port_offset=0, cert_domain="dev-services.local"):
+             port_offset=0, cert_domain="dev-services.local", profile=None):
+    """profile (devenv_profile: minimal, standard or full) sets the default of `enabled` from each entry's
+    `profile` marker; None plans every component (as full). An explicit `enabled` in the overrides wins."""
     try:
-        return _registry(components, overrides, subnet, design_subnet, port_offset, cert_domain)
+        return _registry(components, overrides, subnet, design_subnet, port_offset, cert_domain, profile)
     except AnsibleFilterError as exc:
         raise AnsibleFilterError("Preflight found a problem in the component registry; nothing was changed: %s" % exc)
 
 
-def _registry(components, overrides, subnet, design_subnet, port_offset, cert_domain):
+def _registry(components, overrides, subnet, design_subnet, port_offset, cert_domain, profile=None):
     """Resolve the plan: declared components, rebased and offset, then the overrides merged in.
 
     IPs of devenv_components written in design_subnet keep their host offset in subnet; host ports
@@ -225,6 +240,10 @@ def _registry(components, overrides, subnet, design_subnet, port_offset, cert_do
     except ValueError as exc:
         raise AnsibleFilterError("devenv_network_subnet: %s" % exc)
     offset = int(port_offset or 0)
+    if profile is not None and profile not in PROFILES:
+        raise AnsibleFilterError("devenv_profile is %r; use one of %s (minimal: vault, postgres, redis; standard adds "
+                                 "pgbouncer, mysql, mongodb, rabbitmq and the edge; full adds forgejo and observability)"
+                                 % (profile, ", ".join(PROFILES)))
 
     plan = {}
     for name in sorted(set(components) | set(overrides)):
@@ -234,10 +253,17 @@ def _registry(components, overrides, subnet, design_subnet, port_offset, cert_do
         if declared.get("ip"):
             declared["ip"] = _rebase(declared["ip"], base, target)
         declared["ports"] = dict((p, _port(p, name, v, offset)) for p, v in (declared.get("ports") or {}).items())
-        entry = _merge(declared, overrides.get(name) or {})
+        # The profile and the registry's own `enabled` (a condition, e.g. the Redis replicas) set the default;
+        # `enabled` given in the overrides wins over both.
+        override = overrides.get(name) or {}
+        entry = _merge(declared, override)
+        enabled = _bool(declared.get("enabled", True), "devenv_components.%s.enabled" % name) and _in_profile(
+            name, entry, profile)
         entry["ports"] = dict((p, _port(p, name, v, 0)) for p, v in (entry.get("ports") or {}).items())
         entry["name"] = name
-        entry["enabled"] = _bool(entry.get("enabled", True), "devenv_components.%s.enabled" % name)
+        if isinstance(override, dict) and "enabled" in override:
+            enabled = _bool(override["enabled"], "devenv_components_overrides.%s.enabled" % name)
+        entry["enabled"] = enabled
         entry["vault"] = _vault(name, entry, cert_domain)
         entry["web"] = _web(name, entry)
         entry["metrics"] = _metrics(name, entry)

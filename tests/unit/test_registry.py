@@ -221,3 +221,39 @@ def test_the_service_spec_is_checked_naming_the_field():
     problems = rc.check_spec(dict(good, reload="reload", files=[{"template": "a.j2", "dest": "/a", "reload": "hup"}]))
     assert problems == ["reload must be restart, watch or a signal name (SIGHUP), got 'reload'",
                         "files[0].reload must be restart, watch or a signal name (SIGHUP), got 'hup'"]
+
+
+def enabled(plan):
+    return sorted(name for name, entry in plan.items() if entry["enabled"])
+
+
+def test_the_profile_sets_the_default_of_enabled_and_explicit_enabled_wins():
+    redis = ["redis-1", "redis-2", "redis-3"]
+    minimal = reg.registry(shipped(), profile="minimal")
+    # Components without a marker (the user's own, or entries not yet marked) are in every profile.
+    unmarked = sorted(n for n, e in shipped().items() if "profile" not in e)
+    assert enabled(minimal) == sorted(["postgres", "vault"] + redis + unmarked)
+    standard = reg.registry(shipped(), profile="standard")
+    assert set(enabled(standard)) - set(enabled(minimal)) == {
+        "pgbouncer", "mysql", "mongodb", "rabbitmq", "traefik", "docker-proxy"}
+    full = reg.registry(shipped(), profile="full")
+    assert {"forgejo", "grafana"} <= set(enabled(full)) - set(enabled(standard))
+    assert enabled(full) == enabled(reg.registry(shipped()))  # no profile: everything planned, as before
+    # The registry's own condition still holds inside the profile (replicas only with redis_cluster_replicas).
+    assert not full["redis-4"]["enabled"] and reg.registry(shipped(replicas=1), profile="minimal")["redis-4"]["enabled"]
+    # Explicit enabled in the overrides wins both ways; a component of the user's own is enabled.
+    plan = reg.registry(shipped(), {"mysql": {"enabled": True}, "redis-2": {"enabled": False},
+                                    "mailpit": {"ip": "172.20.0.40", "ports": {}}}, profile="minimal")
+    assert plan["mysql"]["enabled"] and not plan["redis-2"]["enabled"] and plan["mailpit"]["enabled"]
+    assert not reg.registry(shipped(), {"mailpit": {"ip": "172.20.0.40", "ports": {}, "enabled": False}},
+                            profile="full")["mailpit"]["enabled"]
+    # What the memory preflight and the backup plan see follows the profile.
+    assert "mysql" not in [b["component"] for b in reg.backup_plan(minimal)]
+    assert "mysql" in [b["component"] for b in reg.backup_plan(standard)]
+
+
+def test_a_bad_profile_names_the_variable():
+    with pytest.raises(AnsibleFilterError, match="devenv_profile is 'large'; use one of minimal, standard, full"):
+        reg.registry(shipped(), profile="large")
+    with pytest.raises(AnsibleFilterError, match="devenv_components.x.profile is 'tiny'"):
+        reg.registry({"x": {"ip": "172.20.0.9", "ports": {}, "profile": "tiny"}}, profile="full")
