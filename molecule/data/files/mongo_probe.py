@@ -25,10 +25,11 @@ def resolve_to_loopback(name):
 
 
 def client(host, port, user, ca, tls=True):
+    # The server is local and up: a refused connection (TLS, requireTLS) fails after this timeout.
     resolve_to_loopback(host)
     options = {"tls": True, "tlsCAFile": ca} if tls else {"tls": False}
     return MongoClient(host, int(port), username=user, password=os.environ["MONGO_PASSWORD"], authSource="admin",
-                       serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, directConnection=True, **options)
+                       serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, directConnection=True, **options)
 
 
 def main(command, args):
