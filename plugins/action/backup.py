@@ -1,0 +1,265 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) colima_services.devenv contributors
+# MIT License (see LICENSE)
+"""Actions for colima_services.devenv.backup and .restore (restore.py subclasses this one).
+
+Everything runs in this process through the Docker API: the dump commands run inside the service's own
+container (docker exec) with the credentials the container already holds (PostgreSQL's local socket, MySQL's
+0600 option file, the Redis node's config file, RabbitMQ's Erlang cookie), write into a private directory there,
+and the artefact is read back through the archive endpoint. Vault's raft snapshot goes through its API with the
+root token read from the keys directory. No secret is ever an argument of a command or part of the result.
+The logic without I/O is in module_utils/_backup.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import hashlib
+import json
+import os
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.urls import open_url
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
+from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
+from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
+
+try:
+    from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
+    from ansible_collections.community.docker.plugins.module_utils._api.errors import DockerException, NotFound
+    HAS_DOCKER = True
+except ImportError:  # reported when the action runs
+    HAS_DOCKER = False
+
+
+class _Fail(Exception):
+    pass
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _VALID_ARGS = frozenset(("plan", "settings", "vault_url", "vault_dir", "dest", "vault_keys", "components"))
+
+    # ---- shared -----------------------------------------------------------------------------
+    def _connect(self, settings):
+        self._s = settings
+        try:
+            self._client = APIClient(base_url=settings["docker_host"], version=settings.get("api_version") or "auto",
+                                     timeout=300)
+        except DockerException as exc:
+            raise AnsibleActionFail("The Docker engine at %s does not answer: %s" % (settings.get("docker_host"), exc))
+
+    def _container(self, component):
+        """The running container of a component, inspected; fails naming it when it is missing or stopped."""
+        name = self._s["container_prefix"] + component
+        try:
+            info = self._client.get_json("/containers/{0}/json", name)
+        except NotFound:
+            info = None
+        if not info or not (info.get("State") or {}).get("Running"):
+            raise _Fail("%s: container %s is %s. Bring it up first (run its role, or site.yml), then run this again."
+                        % (component, name, "missing" if not info else (info.get("State") or {}).get("Status")))
+        return info
+
+    def _exec(self, info, argv, what, timeout=1800):
+        try:
+            return _ops.exec_ok(self._client, info["Id"], argv, what, user=info["Config"].get("User") or "",
+                                timeout=timeout)
+        except _ops.ExecError as exc:
+            raise _Fail(str(exc))
+
+    def _workdir(self, info):
+        self._exec(info, ["/bin/sh", "-c", 'rm -rf "$1" && mkdir -m 0700 "$1"', "sh", bk.WORK_DIR], "mkdir")
+
+    def _cleanup(self, info):
+        try:
+            _ops.exec_run(self._client, info["Id"], ["rm", "-rf", bk.WORK_DIR], user=info["Config"].get("User") or "")
+        except DockerException:
+            pass
+
+    def _vault_token(self, vault_dir):
+        path = os.path.join(vault_dir, "root-token")
+        try:
+            with open(path) as handle:
+                return handle.read().strip()
+        except (IOError, OSError) as exc:
+            raise _Fail("vault: the root token %s cannot be read (%s); the raft snapshot needs it" % (path, exc.strerror))
+
+    def _vault_call(self, url, token, method="GET", data=None, timeout=120):
+        try:
+            return open_url(url, method=method, data=data, timeout=timeout, headers={"X-Vault-Token": token},
+                            validate_certs=True)
+        except HTTPError as exc:
+            body = to_text(exc.read() or b"")[:300]
+            raise _Fail("vault: %s %s answered %s: %s" % (method, url.split("/v1/", 1)[-1], exc.code, body))
+        except (URLError, OSError) as exc:
+            raise _Fail("vault: %s does not answer: %s" % (url, getattr(exc, "reason", exc)))
+
+    def _wait_healthy(self, name, extra_check=None):
+        """Until Docker says healthy (or running without a healthcheck) and extra_check() is true."""
+        deadline = time.time() + float(self._s.get("health_timeout", 120))
+        while time.time() < deadline:
+            info = self._client.get_json("/containers/{0}/json", name)
+            state = info.get("State") or {}
+            health = (state.get("Health") or {}).get("Status")
+            if state.get("Running") and health in (None, "healthy") and (extra_check is None or extra_check(info)):
+                return info
+            time.sleep(1)
+        raise _Fail("%s did not become healthy again within %s s after the restore" % (name, self._s.get("health_timeout")))
+
+    def _collection_version(self):
+        """This collection's version: galaxy.yml in a checkout, MANIFEST.json once installed."""
+        root = self._s.get("collection_root") or ""
+        try:
+            with open(os.path.join(root, "MANIFEST.json")) as handle:
+                return json.load(handle)["collection_info"]["version"]
+        except (IOError, OSError, ValueError, KeyError):
+            pass
+        try:
+            with open(os.path.join(root, "galaxy.yml")) as handle:
+                for line in handle:
+                    if line.startswith("version:"):
+                        return line.split(":", 1)[1].strip()
+        except (IOError, OSError):
+            pass
+        return "unknown"
+
+    # ---- backup -----------------------------------------------------------------------------
+    def _save(self, directory, relpath, writer):
+        """Write one artefact (0600, atomically: a temporary name, then rename); returns (size, sha256)."""
+        path = os.path.join(directory, relpath)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        tmp = path + ".part"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            writer(handle)
+        os.rename(tmp, path)
+        return os.path.getsize(path), sha256_file(path)
+
+    def _fetch(self, info, path):
+        return lambda handle: _ops.get_file(self._client, info["Id"], path, handle)
+
+    def _backup_one(self, item, directory):
+        component, method = item["component"], item["method"]
+        info = self._container(component)
+        version = st.version_of(info["Config"].get("Image"), None)
+        out = []
+
+        def record(relpath, writer, extra=None):
+            size, digest = self._save(directory, relpath, writer)
+            entry = {"component": component, "method": method, "file": relpath, "size": size, "sha256": digest,
+                     "versions": {"image": info["Config"].get("Image"), "tag": version}}
+            entry.update(extra or {})
+            out.append(entry)
+
+        if method == "raft_snapshot":
+            token = self._vault_token(self._vault_dir)
+            health = json.loads(self._vault_call(self._vault_url + "/v1/sys/health", token).read())
+            if health.get("sealed"):
+                raise _Fail("vault: sealed; unseal it (run playbooks/vault.yml) before a backup")
+            response = self._vault_call(self._vault_url + "/v1/sys/storage/raft/snapshot", token, timeout=600)
+            record(bk.artefact_name(component, method), lambda h: h.write(response.read()),
+                   {"versions": {"image": info["Config"].get("Image"), "server": health.get("version")}})
+            return out
+        self._workdir(info)
+        try:
+            if method == "pg_dump":
+                user = ((self._plan[component].get("vault") or {}).get("data") or {}).get("username") or "postgres"
+                listing = to_text(self._exec(info, bk.pg_list(user), "listing the databases"))
+                for db in bk.databases(listing, bk.PG_SKIP):
+                    target = "%s/%s.dump" % (bk.WORK_DIR, db)
+                    self._exec(info, bk.pg_dump(user, db, target), "pg_dump %s" % db)
+                    record(bk.artefact_name(component, method, db), self._fetch(info, target),
+                           {"database": db, "user": user})
+            elif method == "mysqldump":
+                listing = to_text(self._exec(info, bk.mysql_list(), "listing the databases"))
+                dbs = bk.databases(listing, bk.MYSQL_SKIP)
+                if dbs:
+                    target = bk.WORK_DIR + "/dump.sql"
+                    self._exec(info, bk.mysql_dump(dbs, target), "mysqldump")
+                    record(bk.artefact_name(component, method), self._fetch(info, target), {"databases": dbs})
+            elif method == "redis_rdb":
+                rdb = to_text(self._exec(info, bk.REDIS_BGSAVE, "BGSAVE")).strip()
+                if rdb == "replica":
+                    return out  # a replica holds its master's data: one RDB per master
+                record(bk.artefact_name(component, method), self._fetch(info, rdb))
+            elif method == "rabbitmq_definitions":
+                target = bk.WORK_DIR + "/definitions.json"
+                self._exec(info, bk.RABBITMQ_EXPORT + [target], "export_definitions")
+                record(bk.artefact_name(component, method), self._fetch(info, target))
+            else:
+                raise _Fail("%s: backup method %s is not implemented by this collection version (see the README's "
+                            "Operations section); exclude it with devenv_backup_components" % (component, method))
+        finally:
+            self._cleanup(info)
+        return out
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        if not HAS_DOCKER:
+            raise AnsibleActionFail("this action needs the community.docker collection (>= 3.6)")
+        args = self._task.args
+        self._plan, self._vault_url = args.get("plan") or {}, (args.get("vault_url") or "").rstrip("/")
+        self._vault_dir = args.get("vault_dir") or ""
+        return self._run(result, args)
+
+    def _run(self, result, args):
+        items = [dict(b, component=c) for c, b in ((n, self._plan[n]["backup"]) for n in sorted(self._plan))
+                 if self._plan[c].get("enabled", True) and b.get("method", "none") != "none"]
+        only = args.get("components")
+        if only:
+            items = [i for i in items if i["component"] in only]
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        directory = os.path.join(args["dest"], stamp)
+        planned = ["%s: %s" % (i["component"], i["method"]) for i in items]
+        result.update(changed=False, dir=directory, planned=planned)
+        if self._task.check_mode:
+            result["msg"] = "would write %s with %s" % (directory, ", ".join(planned))
+            return result
+        self._connect(args.get("settings") or {})
+        artefacts = []
+        try:
+            os.makedirs(args["dest"], mode=0o700, exist_ok=True)
+            os.mkdir(directory, 0o700)
+            result["changed"] = True
+            for item in items:
+                artefacts.extend(self._backup_one(item, directory))
+            if args.get("vault_keys"):
+                # Without the keys that sealed it, the snapshot (and the vault_data volume) can never be opened.
+                keys = os.path.join(self._vault_dir, "keys.json")
+                size, digest = self._save(directory, "vault/keys.json", lambda h: h.write(open(keys, "rb").read()))
+                artefacts.append({"component": "vault", "method": "vault_keys", "file": "vault/keys.json",
+                                  "size": size, "sha256": digest, "versions": {}})
+            data = bk.manifest(stamp, (self._s.get("labels") or {}).get(self._s.get("label_prefix", "") + ".instance"),
+                               self._collection_version(), artefacts, args.get("vault_keys"))
+            self._save(directory, bk.MANIFEST, lambda h: h.write(json.dumps(data, indent=2, sort_keys=True).encode()))
+        except (_Fail, _ops.ExecError) as exc:
+            result.update(failed=True, msg="Backup failed; %s is incomplete and has no manifest (a restore refuses it): %s"
+                                           % (directory, exc))
+            return result
+        except DockerException as exc:
+            result.update(failed=True, msg="Backup failed: the Docker engine answered: %s" % exc)
+            return result
+        finally:
+            self._client.close()
+        result.update(artefacts=[dict((k, a[k]) for k in ("component", "method", "file", "size", "sha256"))
+                                 for a in artefacts],
+                      msg="Backup written to %s: %s" % (directory, ", ".join(
+                          "%s (%s, %d bytes)" % (a["file"], a["method"], a["size"]) for a in artefacts)))
+        return result

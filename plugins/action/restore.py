@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) colima_services.devenv contributors
+# MIT License (see LICENSE)
+"""Action for colima_services.devenv.restore: a backup directory back into the running environment.
+
+Checks the manifest (format major version) and every artefact's sha256 before anything changes; then restores
+Vault first (raft snapshot through its API), then each other artefact inside its own container. Shares its
+Docker and Vault helpers with the backup action.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+
+from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.colima_services.devenv.plugins.action.backup import ActionModule as BackupAction, _Fail, sha256_file
+from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
+from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
+
+try:
+    from ansible_collections.community.docker.plugins.module_utils._api.errors import DockerException
+except ImportError:  # reported by the base class
+    DockerException = Exception
+
+
+class ActionModule(BackupAction):
+    _VALID_ARGS = frozenset(("plan", "settings", "vault_url", "vault_dir", "backup", "components"))
+
+    def _put(self, info, directory, relpath, target):
+        with open(os.path.join(directory, relpath), "rb") as handle:
+            content = handle.read()
+        uid, _, gid = (info["Config"].get("User") or "0").partition(":")
+        uid = uid if uid.isdigit() else "0"
+        _ops.put_file(self._client, info["Id"], target, content, mode=0o600, uid=uid, gid=gid if gid.isdigit() else uid)
+
+    def _restore_one(self, item, directory):
+        component, method = item["component"], item["method"]
+        info = self._container(component)
+        if method == "raft_snapshot":
+            token = self._vault_token(self._vault_dir)
+            with open(os.path.join(directory, item["file"]), "rb") as handle:
+                # Not -force: Vault refuses a snapshot taken with other unseal keys instead of sealing itself.
+                self._vault_call(self._vault_url + "/v1/sys/storage/raft/snapshot", token, method="POST",
+                                 data=handle.read(), timeout=600)
+            self._wait_healthy(info["Name"].lstrip("/"), lambda i: self._vault_unsealed(token))
+            return
+        if method == "vault_keys":
+            return  # kept in the backup for the user; never written over the live keys
+        self._workdir(info)
+        try:
+            target = "%s/%s" % (bk.WORK_DIR, os.path.basename(item["file"]))
+            self._put(info, directory, item["file"], target)
+            if method == "pg_dump":
+                self._exec(info, bk.pg_restore(item.get("user") or "postgres", item["database"], target),
+                           "pg_restore %s" % item["database"])
+            elif method == "mysqldump":
+                self._exec(info, bk.mysql_restore(target), "restoring the SQL dump")
+            elif method == "rabbitmq_definitions":
+                self._exec(info, bk.RABBITMQ_RESTORE + [target], "import_definitions")
+                self._wait_healthy(info["Name"].lstrip("/"))
+            elif method == "redis_rdb":
+                self._exec(info, bk.REDIS_RESTORE + [target], "placing the RDB")
+                self._client.post_call("/containers/{0}/restart", info["Id"], params={"t": 10})
+                self._restarted.append(info["Name"].lstrip("/"))
+            else:
+                raise _Fail("%s: restoring method %s is not implemented by this collection version" % (component, method))
+        finally:
+            self._cleanup(info)
+
+    def _vault_unsealed(self, token):
+        try:
+            health = json.loads(self._vault_call(self._vault_url + "/v1/sys/health?standbyok=true", token, timeout=5).read())
+            return not health.get("sealed")
+        except _Fail:
+            return False
+
+    def _cluster_ok(self, info):
+        code, out, _err = _ops.exec_run(self._client, info["Id"], bk.REDIS_CLUSTER_STATE,
+                                        user=info["Config"].get("User") or "", timeout=10)
+        return code == 0 and to_text(out).strip() == "ok"
+
+    def _run(self, result, args):
+        directory = os.path.abspath(os.path.expanduser(str(args.get("backup") or "")))
+        manifest_path = os.path.join(directory, bk.MANIFEST)
+        try:
+            with open(manifest_path) as handle:
+                data = json.load(handle)
+        except (IOError, OSError, ValueError) as exc:
+            result.update(failed=True, msg="Nothing was restored: %s cannot be read as a backup manifest (%s). Give "
+                                           "-e backup=<a directory written by playbooks/backup.yml>." % (manifest_path, exc))
+            return result
+        present = set()
+        for root, _dirs, files in os.walk(directory):
+            for name in files:
+                present.add(os.path.relpath(os.path.join(root, name), directory))
+        problems = bk.check_manifest(data, present, lambda rel: sha256_file(os.path.join(directory, rel)))
+        if problems:
+            result.update(failed=True, msg="Nothing was restored from %s: %s." % (directory, "; ".join(problems)))
+            return result
+        items = bk.restore_order(data.get("artefacts") or [], args.get("components"))
+        missing = sorted(set(i["component"] for i in items if not self._plan.get(i["component"], {}).get("enabled")))
+        if missing:
+            result.update(failed=True, msg="Nothing was restored: the backup holds %s, which this environment does not "
+                                           "run (enable them, or pick components with devenv_restore_components)."
+                                           % ", ".join(missing))
+            return result
+        planned = ["%s (%s)" % (i["file"], i["method"]) for i in items]
+        result.update(changed=False, dir=directory, planned=planned)
+        if self._task.check_mode:
+            result["msg"] = "checksums verified; would restore %s" % ", ".join(planned)
+            return result
+        self._connect(args.get("settings") or {})
+        self._restarted = []
+        try:
+            for item in items:
+                result["changed"] = True
+                self._restore_one(item, directory)
+            for name in self._restarted:
+                self._wait_healthy(name, self._cluster_ok)
+        except (_Fail, _ops.ExecError) as exc:
+            result.update(failed=True, msg="Restore failed part way (%s): %s" % (item["file"], exc))
+            return result
+        except DockerException as exc:
+            result.update(failed=True, msg="Restore failed: the Docker engine answered: %s" % exc)
+            return result
+        finally:
+            self._client.close()
+        result["msg"] = "Restored from %s: %s" % (directory, ", ".join(planned))
+        return result
