@@ -172,9 +172,15 @@ class Access(Planner):
     def secret(self, name):
         status, body = self.api.call("GET", "%s/data/%s" % (self.params["kv_mount"], name), missing_ok=True,
                                      what="reading secret %s/%s" % (self.params["kv_mount"], name))
-        if status == 404 or not body or not (body.get("data") or {}).get("data"):
-            return None, 0
-        return body["data"]["data"], body["data"]["metadata"]["version"]
+        if not body or not body.get("data"):
+            # Never written, or its latest version deleted (404 too): then it is written on top of that version.
+            meta = self.api.call("GET", "%s/metadata/%s" % (self.params["kv_mount"], name), missing_ok=True,
+                                 what="reading the metadata of secret %s/%s" % (self.params["kv_mount"], name))[1]
+            return None, ((meta or {}).get("data") or {}).get("current_version") or 0
+        version = (body["data"].get("metadata") or {}).get("version") or 0
+        if body["data"].get("data") is None:
+            return None, version  # its latest version was deleted: written again on top of it
+        return body["data"]["data"], version  # may be {} (a component whose secret holds no field)
 
     def generate(self):
         value = "".join(secrets.choice(ALPHABET) for _ in range(self.params["password_length"]))
@@ -208,7 +214,7 @@ class Access(Planner):
             path = "%s/%s" % (self.params["kv_mount"], svc["name"])
             if data is None:
                 self.act("create secret %s" % path, "POST", "%s/data/%s" % (self.params["kv_mount"], svc["name"]),
-                         {"options": {"cas": 0}, "data": want})
+                         {"options": {"cas": version}, "data": want})
             else:
                 missing = sorted(set(want) - set(data))
                 if missing:

@@ -362,6 +362,23 @@ def test_service_access_least_privilege_and_no_rotation(env):
     env.assert_no_secret_in_results()
 
 
+def test_a_secret_without_fields_or_deleted_is_not_created_twice(env):
+    """A component whose secret holds no field (prometheus: an AppRole and a certificate only) converges once and
+    then changes nothing; a secret whose latest version was deleted is written again on top of it."""
+    assert not env.init()[0]
+    assert not env.pki()[0]
+    services = SERVICES + [{"name": "prometheus", "data": {}, "generate": []}]
+    failed, result = env.access(services=services)
+    assert not failed and "create secret secret/prometheus" in result["actions"], result
+    failed, again = env.access(services=services)
+    assert not failed and not again["changed"], again
+    root = env.root_client()
+    root.secrets.kv.v2.delete_latest_version_of_secret(path="mysql")
+    failed, result = env.access(services=services)
+    assert not failed and "create secret secret/mysql" in result["actions"], result
+    assert len(root.secrets.kv.v2.read_secret_version(path="mysql", raise_on_deleted_version=True)["data"]["data"]["password"]) == 25
+
+
 def test_revoked_secret_id_is_renewed(env):
     assert not env.init()[0]
     assert not env.pki()[0]
