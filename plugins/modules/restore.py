@@ -1,0 +1,90 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) colima_services.devenv contributors
+# MIT License (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: restore
+short_description: Restore a backup made by the backup action into the running environment
+version_added: 0.2.0
+description:
+  - Runs on the controller (action plugin). Before anything changes it reads C(manifest.json), refuses a manifest of
+    another major format version (naming the collection version that made it), an artefact path outside the
+    directory, a missing artefact, or one whose sha256 differs; and refuses a backup holding components this
+    environment does not run.
+  - Then Vault first - C(sys/storage/raft/snapshot) (not C(-force), so Vault refuses a snapshot sealed with other
+    keys), waits until it is unsealed - then the others inside their own containers.
+  - C(pg_dump) - C(DROP DATABASE ... WITH (FORCE)), then C(pg_restore --create); tables created after the backup are gone.
+  - C(mysqldump) - the dump replays C(DROP DATABASE) and C(CREATE DATABASE) per database.
+  - C(rabbitmq_definitions) - C(rabbitmqctl stop_app), C(reset), C(start_app), C(import_definitions) - queues and
+    messages declared after the backup are gone (messages are not in the definitions).
+  - C(redis_rdb) - per master, the RDB becomes the base of a new AOF manifest (AOF on, the default; Redis 7 ignores an
+    RDB when AOF is on) or the dump file with saving on shutdown turned off (AOF off); the container is restarted and
+    waited for until healthy with C(cluster_state:ok). The node keeps its cluster identity (C(nodes.conf)), so restore
+    into the cluster the backup came from (same slots per node).
+  - C(vault_keys) (a copy of C(keys.json)) is never written over the live keys; copy it back by hand if the keys are lost.
+author:
+  - colima_services.devenv maintainers
+attributes:
+  check_mode:
+    support: full
+    description: Verifies the manifest and the checksums, reports what would be restored, changes nothing.
+  diff_mode:
+    support: none
+  action:
+    support: full
+    description: Runs on the controller as an action plugin.
+options:
+  plan:
+    description: The resolved registry (C(_devenv_plan)).
+    type: dict
+    required: true
+  settings:
+    description: The devenv settings (C(_devenv_settings)).
+    type: dict
+    required: true
+  vault_url:
+    description: Vault's API on the host.
+    type: str
+    required: true
+  vault_dir:
+    description: Directory with Vault's C(root-token) (C(devenv_vault_dir)).
+    type: path
+    required: true
+  backup:
+    description: The backup directory (holding C(manifest.json)).
+    type: path
+    required: true
+  components:
+    description: Restore only these components. Empty means every artefact of the backup.
+    type: list
+    elements: str
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Restore a backup
+  colima_services.devenv.restore:
+    plan: "{{ _devenv_plan }}"
+    settings: "{{ _devenv_settings }}"
+    vault_url: "{{ _devenv_vault_url }}"
+    vault_dir: "{{ devenv_vault_dir }}"
+    backup: /home/me/.local/share/colima-services/default/backups/20250101T120000Z
+"""
+
+RETURN = r"""
+dir:
+  description: The backup directory.
+  returned: when the manifest passed its checks
+  type: str
+planned:
+  description: The artefacts restored (or, in check mode, to restore), in order.
+  returned: when the manifest passed its checks
+  type: list
+  elements: str
+"""
