@@ -23,6 +23,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
 from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
+from ansible_collections.colima_services.devenv.plugins.module_utils._reconcile import healthcheck_argv
 
 try:
     from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
@@ -71,6 +72,15 @@ class ActionModule(ActionBase):
             return {"error": "cluster info failed (exit %s)" % code}
         return {"cluster_state": info["cluster_state"], "version": info.get("redis_version")}
 
+    def _probe(self, name, container):
+        argv = healthcheck_argv({"test": ((container.get("Config") or {}).get("Healthcheck") or {}).get("Test")})
+        if not argv:
+            return False
+        try:
+            return _ops.exec_run(self._client, name, argv, timeout=10)[0] == 0
+        except DockerException:
+            return False
+
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         if not HAS_DOCKER:
@@ -102,6 +112,9 @@ class ActionModule(ActionBase):
                 image_id = (container or {}).get("Image")
                 if image_id and image_id not in images:
                     images[image_id] = self._inspect("/images/{0}/json", image_id)
+                if running and ((container.get("State") or {}).get("Health") or {}).get("Status") == "starting":
+                    # Docker runs its first check one interval after the start: run the container's own check now.
+                    extra["probe"] = self._probe(name, container)
                 if component == "vault" and running and args.get("vault_url"):
                     extra.update(self._vault(args["vault_url"]))
                 if plan[component].get("backup", {}).get("method") == "redis_rdb" and running:

@@ -90,7 +90,8 @@ def row(component, entry, container, image_info, now, create_only=False, extra=N
     """One row of the report for an enabled component.
 
     container is Docker's inspect output (None: no container), extra what the action learned from the service
-    itself (vault: sealed; redis: cluster_state; version). ok is False, with a problem, when the component is
+    itself (vault: sealed; redis: cluster_state; version; probe: the container's own healthcheck passed while
+    Docker still says starting). ok is False, with a problem, when the component is
     not healthy: missing, not running, unhealthy, Vault sealed, Redis cluster not ok.
     """
     extra = extra or {}
@@ -114,6 +115,10 @@ def row(component, entry, container, image_info, now, create_only=False, extra=N
         details.append("cluster_state:%s" % extra["cluster_state"])
     if extra.get("error"):
         details.append(extra["error"])
+    if health == "starting" and extra.get("probe"):
+        # Docker has not run its first check yet; the container's own check, run now, passes.
+        details.append("own healthcheck passes")
+        health = "healthy"
     if create_only:
         details.append("create-only")
     out["detail"] = ", ".join(details)
