@@ -40,7 +40,8 @@ except ImportError:  # ansible-core < 2.19
 try:
     from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
     from ansible_collections.community.docker.plugins.module_utils._api.errors import NotFound, DockerException
-    from ansible_collections.community.docker.plugins.module_utils.copy import put_file_content, stat_file
+    from ansible_collections.community.docker.plugins.module_utils.copy import (
+        put_file_content, stat_file, _execute_command)
     HAS_DOCKER = True
 except ImportError:  # reported when the action runs
     HAS_DOCKER = False
@@ -239,7 +240,8 @@ class ActionModule(ActionBase):
             owner = int(item.get("owner", 0))
             files.append({"dest": item["dest"], "content": content, "mode": rc.file_mode(item.get("mode", "0644")),
                           "owner": owner, "group": int(item.get("group", owner)), "secret": bool(item.get("secret")),
-                          "template": "template" in item, "reload": item.get("reload") or spec.get("reload") or "restart"})
+                          "template": "template" in item, "reload": item.get("reload") or spec.get("reload") or "restart",
+                          "validate": item.get("validate")})
         return files
 
     def _keep_host_copies(self, files, svc_dir):
@@ -303,6 +305,19 @@ class ActionModule(ActionBase):
                 tar.addfile(info)
         self._client._raise_for_status(self._client._put(self._client._url("/containers/{0}/archive", container),
                                                          params={"path": "/"}, data=data.getvalue()))
+
+    def _validate(self, container, item):
+        """Check a new file with the service's own tool inside the running container (promtool check config %s)
+        before it replaces the one in use: staged next to it, checked, then removed."""
+        staged = item["dest"] + ".devenv-check"
+        put_file_content(self._client, container, item["content"], staged, item["owner"], item["group"], item["mode"])
+        argv = [staged if arg == "%s" else arg for arg in item["validate"]]
+        rc_, out, err = _execute_command(self._client, container, argv)
+        _execute_command(self._client, container, ["rm", "-f", staged])
+        if rc_ != 0:
+            detail = "" if item["secret"] else ": " + to_text(out + err, errors="replace").strip()[-1500:]
+            raise _Fail("the new %s does not pass `%s` (exit %s); the file in use is unchanged%s"
+                        % (item["dest"], " ".join(item["validate"]), rc_, detail))
 
     # ---- health --------------------------------------------------------------------------
     def _probe(self, name, argv, timeout):
@@ -374,6 +389,8 @@ class ActionModule(ActionBase):
                 self._wait(item["container"], item.get("ready", "healthy"), item.get("healthcheck"))
                 result["waited"].append(item["container"])
         except _Fail as exc:
+            if not self._modules and not self._wrote:
+                result["changed"] = False  # refused before anything was written (a file that failed its validate)
             result.update(failed=True, msg=str(exc))
         except DockerException as exc:
             result.update(failed=True, msg="%s: the Docker engine at %s answered: %s"
@@ -401,7 +418,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("Component '%s' has no entry with an ip in devenv_components. Add one with its ip "
                                     "and ports (see roles/devenv/defaults/main.yml and the README's registry section)."
                                     % self._component)
-        self._modules, self._actions = [], []
+        self._modules, self._actions, self._wrote = [], [], False
         s = self._settings
         name = s["container_prefix"] + self._component
         create_only = bool(s.get("create_only"))
@@ -478,7 +495,12 @@ class ActionModule(ActionBase):
                                        task_vars).get("changed", False)
             # The files that differ (all of them in a new container), written with community.docker's own copy
             # helper (the code behind docker_container_copy_into), in this process: one archive upload each.
+            if stale and running and not recreate and not create_only:
+                for item in stale:
+                    if item["validate"]:
+                        self._validate(name, item)
             if stale:
+                self._wrote = True
                 self._ensure_dirs(name, [item["dest"] for item in stale])
             for item in stale:
                 put_file_content(self._client, name, item["content"], item["dest"], item["owner"], item["group"],
@@ -510,6 +532,8 @@ class ActionModule(ActionBase):
                     # Started; the play waits for it later, with the others it started (parallel start).
                     result["pending"] = pending
         except _Fail as exc:
+            if not self._modules and not self._wrote:
+                result["changed"] = False  # refused before anything was written (a file that failed its validate)
             result.update(failed=True, msg="%s: %s" % (self._component, exc) if not str(exc).startswith(self._component) else str(exc))
         except DockerException as exc:
             result.update(failed=True, msg="%s: the Docker engine at %s answered: %s" % (self._component, s["docker_host"], exc))

@@ -68,6 +68,11 @@ def check_spec(spec):
             problems.append("%s needs dest, an absolute path in the container" % where)
         elif len([k for k in ("template", "src", "content") if k in item]) != 1:
             problems.append("%s (%s) needs exactly one of template, src or content" % (where, item["dest"]))
+    for index, item in enumerate(spec.get("files") or []):
+        check = item.get("validate") if isinstance(item, dict) else None
+        if check is not None and (not isinstance(check, list) or "%s" not in check):
+            problems.append("files[%d].validate must be a command (list) with the argument %%s for the file, got %r"
+                            % (index, check))
     for key, needs in (("volumes", ("name", "target")), ("binds", ("source", "target"))):
         for index, item in enumerate(spec.get(key) or []):
             if not isinstance(item, dict) or not all(item.get(n) for n in needs):

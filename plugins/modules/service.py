@@ -107,7 +107,9 @@ options:
           the container are exact, on Colima too).
         - Each has C(template) (relative to the calling role's C(templates/), or absolute) or C(src) (a host file copied
           as it is, for example a TLS file from C(vault_access)), C(dest) (absolute path in the container; a directory
-          the image lacks is created, root-owned, mode 0755), C(mode), C(owner), C(group) (numeric) and C(secret) (hide it from the output). Host
+          the image lacks is created, root-owned, mode 0755), C(validate) (a command run in the running container
+          on the new file, staged next to it, before it replaces the one in use - C([promtool, check, config, "%s"]);
+          a failure leaves the file in use unchanged and fails the step with the tool's output), C(mode), C(owner), C(group) (numeric) and C(secret) (hide it from the output). Host
           copies are mode 0600.
       healthcheck:
         type: dict

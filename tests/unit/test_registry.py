@@ -43,7 +43,7 @@ def test_vault_layouts_and_certificate_roles_come_from_the_registry():
     services = dict((s["name"], s) for s in reg.vault_services(plan))
     assert "vault" not in services and "redis-4" not in services  # vault: false, and disabled
     assert services["postgresql"]["data"]["username"] == "dev_admin"
-    assert services["postgresql"]["read_secrets"] == ["forgejo"]
+    assert services["postgresql"]["read_secrets"] == ["forgejo", "postgres-exporter"]
     assert services["mysql"]["generate"] == ["root_password", "password"]
     assert services["redis-1"]["share_group"] == "redis"
     assert services["grafana"]["generate"] == ["admin_password"]
@@ -93,22 +93,34 @@ def test_bad_fields_name_the_variable():
 def test_routes_targets_and_backups_derive_from_the_registry():
     plan = reg.registry(shipped())
     hosts = sorted(r["host"] for r in reg.web_routes(plan))
-    assert hosts == ["forgejo.localhost", "grafana.localhost", "rabbitmq.localhost", "traefik.localhost",
-                     "vault.localhost"]
+    assert hosts == ["alertmanager.localhost", "forgejo.localhost", "grafana.localhost", "prometheus.localhost",
+                     "rabbitmq.localhost", "traefik.localhost", "vault.localhost"]
     assert [r["url"] for r in reg.web_routes(plan) if r["component"] == "rabbitmq"] == ["https://rabbitmq:15672"]
     targets = dict((t["job"], t) for t in reg.scrape_targets(plan))
     assert targets["vault"]["path"] == "/v1/sys/metrics" and targets["vault"]["params"] == {"format": ["prometheus"]}
     assert targets["rabbitmq"]["target"] == "rabbitmq:15692"
+    # The exporters: one job per kind, the Redis exporters' three targets in one job, each with its component.
+    full = reg.registry(shipped(), {c: {"enabled": True} for c in ("prometheus", "redis-exporter-1", "redis-exporter-2",
+                                                                    "redis-exporter-3", "postgres-exporter")})
+    redis = [t for t in reg.scrape_targets(full) if t["job"] == "redis"]
+    assert sorted((t["component"], t["target"]) for t in redis) == [
+        ("redis-exporter-%d" % i, "redis-exporter-%d:9121" % i) for i in (1, 2, 3)]
+    assert [t["target"] for t in reg.scrape_targets(full) if t["job"] == "postgres"] == ["postgres-exporter:9187"]
+    # An exporter's monitoring user is readable by the service that creates it, only when the exporter is enabled.
+    assert "postgres-exporter" in reg.readable_secrets(full, "postgres")
+    off = reg.registry(shipped(), {"postgres-exporter": {"enabled": False}})
+    assert "postgres-exporter" not in reg.readable_secrets(off, "postgres")
     methods = dict((b["component"], b["method"]) for b in reg.backup_plan(plan))
     assert methods["postgres"] == "pg_dump" and methods["vault"] == "raft_snapshot" and "pgbouncer" not in methods
-    assert reg.readable_secrets(plan, "postgres") == ["forgejo"]
+    assert reg.readable_secrets(plan, "postgres") == ["forgejo", "postgres-exporter"]
     off = reg.registry(shipped(), {"forgejo": {"enabled": False}})
-    assert reg.readable_secrets(off, "postgres") == [] and "forgejo.localhost" not in [
+    assert reg.readable_secrets(off, "postgres") == ["postgres-exporter"] and "forgejo.localhost" not in [
         r["host"] for r in reg.web_routes(off)]
 
 
 def test_the_edge_certificate_names_every_routed_host_and_no_wildcard():
-    plan = reg.registry(shipped(), {"traefik": {"edge": {"hosts": ["myapp.localhost"]}}, "grafana": {"enabled": False}})
+    plan = reg.registry(shipped(), {"traefik": {"edge": {"hosts": ["myapp.localhost"]}}, "grafana": {"enabled": False},
+                                    "prometheus": {"enabled": False}, "alertmanager": {"enabled": False}})
     names = reg.cert_request(plan, "traefik")
     wanted = ["forgejo.localhost", "rabbitmq.localhost", "traefik.localhost", "vault.localhost", "myapp.localhost"]
     assert set(wanted) <= set([names["common_name"]] + names["alt_names"])
@@ -218,6 +230,9 @@ def test_the_service_spec_is_checked_naming_the_field():
     assert any(p.startswith("tls has unknown field(s) mode;") for p in problems)
     # What a file change does: restart, watch (the service reloads by itself) or a signal, per spec or per file.
     assert rc.check_spec(dict(good, reload="watch", files=[{"template": "a.j2", "dest": "/a", "reload": "SIGHUP"}])) == []
+    assert rc.check_spec(dict(good, files=[{"template": "a.j2", "dest": "/a", "validate": ["promtool", "check", "config", "%s"]}])) == []
+    assert rc.check_spec(dict(good, files=[{"template": "a.j2", "dest": "/a", "validate": "promtool check config"}])) == [
+        "files[0].validate must be a command (list) with the argument %s for the file, got 'promtool check config'"]
     problems = rc.check_spec(dict(good, reload="reload", files=[{"template": "a.j2", "dest": "/a", "reload": "hup"}]))
     assert problems == ["reload must be restart, watch or a signal name (SIGHUP), got 'reload'",
                         "files[0].reload must be restart, watch or a signal name (SIGHUP), got 'hup'"]
