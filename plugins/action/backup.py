@@ -27,6 +27,8 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
 
+from ansible.utils.display import Display
+
 from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
 from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
 from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
@@ -39,8 +41,15 @@ except ImportError:  # reported when the action runs
     HAS_DOCKER = False
 
 
+display = Display()
+
+
 class _Fail(Exception):
     pass
+
+
+class _NotImplemented(_Fail):
+    """A backup method this version cannot carry out: the component is left out, said loudly, not fatal."""
 
 
 def sha256_file(path):
@@ -204,8 +213,8 @@ class ActionModule(ActionBase):
                 self._exec(info, bk.RABBITMQ_EXPORT + [target], "export_definitions")
                 record(bk.artefact_name(component, method), self._fetch(info, target))
             else:
-                raise _Fail("%s: backup method %s is not implemented by this collection version (see the README's "
-                            "Operations section); exclude it with devenv_backup_components" % (component, method))
+                raise _NotImplemented("%s (backup method %s is not implemented by this collection version; see the README's "
+                                      "Operations section)" % (component, method))
         finally:
             self._cleanup(info)
         return out
@@ -238,8 +247,18 @@ class ActionModule(ActionBase):
             os.makedirs(args["dest"], mode=0o700, exist_ok=True)
             os.mkdir(directory, 0o700)
             result["changed"] = True
+            skipped = []
             for item in items:
-                artefacts.extend(self._backup_one(item, directory))
+                try:
+                    artefacts.extend(self._backup_one(item, directory))
+                except _NotImplemented as exc:
+                    skipped.append(str(exc))
+            if skipped:
+                # The others are backed up; these are named in the result, the manifest and a warning.
+                result["skipped"] = skipped
+                result["warnings"] = ["NOT in this backup: %s. Back them up by hand (docker cp, or the "
+                                      "service's own dump tool) until this collection does." % "; ".join(skipped)]
+                display.warning(result["warnings"][0])
             if args.get("vault_keys"):
                 # Without the keys that sealed it, the snapshot (and the vault_data volume) can never be opened.
                 keys = os.path.join(self._vault_dir, "keys.json")
@@ -248,6 +267,8 @@ class ActionModule(ActionBase):
                                   "size": size, "sha256": digest, "versions": {}})
             data = bk.manifest(stamp, (self._s.get("labels") or {}).get(self._s.get("label_prefix", "") + ".instance"),
                                self._collection_version(), artefacts, args.get("vault_keys"))
+            if skipped:
+                data["skipped"] = skipped
             self._save(directory, bk.MANIFEST, lambda h: h.write(json.dumps(data, indent=2, sort_keys=True).encode()))
         except (_Fail, _ops.ExecError) as exc:
             result.update(failed=True, msg="Backup failed; %s is incomplete and has no manifest (a restore refuses it): %s"
@@ -260,6 +281,7 @@ class ActionModule(ActionBase):
             self._client.close()
         result.update(artefacts=[dict((k, a[k]) for k in ("component", "method", "file", "size", "sha256"))
                                  for a in artefacts],
-                      msg="Backup written to %s: %s" % (directory, ", ".join(
-                          "%s (%s, %d bytes)" % (a["file"], a["method"], a["size"]) for a in artefacts)))
+                      msg="Backup written to %s: %s%s" % (directory, ", ".join(
+                          "%s (%s, %d bytes)" % (a["file"], a["method"], a["size"]) for a in artefacts),
+                          (". " + result["warnings"][0]) if result.get("skipped") else ""))
         return result
