@@ -46,7 +46,8 @@ deps() {
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v redis-server >/dev/null || missing+=(redis-server)
-  command -v node >/dev/null || missing+=(nodejs)  # checks the MongoDB healthcheck script
+  command -v node >/dev/null || missing+=(nodejs)  # checks the MongoDB healthcheck script; parses the dashboards' LogQL
+  command -v npm >/dev/null || missing+=(npm)  # installs that LogQL grammar (@grafana/lezer-logql) into .cache/node
   command -v chromium >/dev/null || missing+=(chromium)  # the edge scenario's real browser
   command -v certutil >/dev/null || missing+=(libnss3-tools)  # trusts the Vault root CA in Chromium's NSS database
   [ ${#missing[@]} -eq 0 ] && { echo "system packages present"; return 0; }
@@ -80,7 +81,19 @@ venv() {
 
 images() { ansible-playbook playbooks/images.yml; }
 
+# The LogQL grammar Grafana's Loki editor uses, for tests/unit/test_dashboards.py (which skips without it).
+LEZER_LOGQL=0.4.2
+export DEVENV_NODE_MODULES=$CACHE/node/node_modules
+node_deps() {
+  local pkg=$DEVENV_NODE_MODULES/@grafana/lezer-logql/package.json
+  grep -qs "\"version\": \"$LEZER_LOGQL\"" "$pkg" && return 0
+  command -v npm >/dev/null || { echo "npm missing: the dashboards' LogQL is not checked"; return 1; }
+  npm install --no-save --no-audit --no-fund --prefix "$CACHE/node" "@grafana/lezer-logql@$LEZER_LOGQL" >"$CACHE/npm.log" 2>&1 \
+    || { tail -n 20 "$CACHE/npm.log"; return 1; }
+}
+
 unit() {
+  node_deps || return 1
   python -m pytest tests -q -p no:cacheprovider; local rc=$?
   [ $rc -eq 5 ] && { echo "pytest collected no tests"; return 1; }
   return $rc
