@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Test-only probe of the observability scenario, for containers created but never started (Grafana, Loki, Alloy:
+their binaries cannot run here). Prints one JSON object.
+
+  static_probe.py files CONTAINER DIR OUT   copy DIR out of the container into OUT; each file's mode, owner and sha256
+  static_probe.py ini FILE                  parse an ini file (Grafana's): {section: {key: value}}
+  static_probe.py alloy FILE                parse an Alloy configuration: its blocks, attributes and references
+
+The Alloy parser is written for this test (Alloy's syntax: blocks `a.b "label" { }`, attributes `k = v`, strings,
+numbers, booleans, null, lists, objects, references `a.b.c`; // and /* */ comments). It fails on anything else,
+so it checks the syntax the template produces, not Alloy's component schemas (Alloy itself cannot run here).
+"""
+import configparser
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+
+
+def files(container, path, out):
+    data = subprocess.run(["docker", "cp", "%s:%s" % (container, path), "-"], check=True, capture_output=True).stdout
+    meta = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar.getmembers():
+            if member.isfile():
+                content = tar.extractfile(member).read()
+                rel = member.name.split("/", 1)[1] if "/" in member.name else member.name
+                meta[rel] = {"mode": "%04o" % (member.mode & 0o7777), "uid": member.uid, "gid": member.gid,
+                             "sha256": hashlib.sha256(content).hexdigest()}
+        tar.extractall(out, filter="data")
+    return {"files": meta}
+
+
+def ini(path):
+    parser = configparser.RawConfigParser(strict=True, interpolation=None, comment_prefixes=(";", "#"))
+    parser.optionxform = str
+    with open(path) as handle:
+        parser.read_string(handle.read())
+    return {name: dict(parser.items(name)) for name in parser.sections()}
+
+
+TOKEN = re.compile(r"""
+    (?P<ws>\s+|//[^\n]*|/\*.*?\*/)
+  | (?P<string>"(?:[^"\\\n]|\\.)*")
+  | (?P<number>-?\d+(?:\.\d+)?)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<punct>[{}\[\](),.=:])
+""", re.X | re.S)
+
+
+class AlloyParser:
+    def __init__(self, text):
+        self.tokens, pos = [], 0
+        while pos < len(text):
+            m = TOKEN.match(text, pos)
+            if not m:
+                raise ValueError("unexpected character at %d: %r" % (pos, text[pos:pos + 20]))
+            if m.lastgroup != "ws":
+                self.tokens.append((m.lastgroup, m.group(), pos))
+            pos = m.end()
+        self.i = 0
+        self.refs = []
+
+    def peek(self, offset=0):
+        return self.tokens[self.i + offset] if self.i + offset < len(self.tokens) else (None, None, -1)
+
+    def take(self, kind=None, value=None):
+        tok = self.peek()
+        if tok[0] is None or (kind and tok[0] != kind) or (value and tok[1] != value):
+            raise ValueError("expected %s at %d, found %r" % (value or kind, tok[2], tok[1]))
+        self.i += 1
+        return tok[1]
+
+    def name(self):
+        parts = [self.take("ident")]
+        while self.peek()[1] == ".":
+            self.take(value=".")
+            parts.append(self.take("ident"))
+        return ".".join(parts)
+
+    def body(self, end):
+        attrs, blocks = {}, []
+        while self.peek()[1] != end:
+            if end is None and self.peek()[0] is None:
+                break
+            name = self.name()
+            if self.peek()[1] == "=" and "." not in name:
+                self.take(value="=")
+                if name in attrs:
+                    raise ValueError("attribute %s set twice" % name)
+                attrs[name] = self.expr()
+            else:
+                label = json.loads(self.take("string")) if self.peek()[0] == "string" else None
+                self.take(value="{")
+                inner_attrs, inner_blocks = self.body("}")
+                self.take(value="}")
+                blocks.append({"name": name, "label": label, "attrs": inner_attrs, "blocks": inner_blocks})
+        return attrs, blocks
+
+    def expr(self):
+        kind, value, _ = self.peek()
+        if kind == "string":
+            self.i += 1
+            return json.loads(value)
+        if kind == "number":
+            self.i += 1
+            return float(value) if "." in value else int(value)
+        if value == "[":
+            self.take(value="[")
+            items = []
+            while self.peek()[1] != "]":
+                items.append(self.expr())
+                if self.peek()[1] != "]":
+                    self.take(value=",")
+            self.take(value="]")
+            return items
+        if value == "{":
+            self.take(value="{")
+            obj = {}
+            while self.peek()[1] != "}":
+                key = json.loads(self.take("string")) if self.peek()[0] == "string" else self.take("ident")
+                self.take(value="=")
+                obj[key] = self.expr()
+                if self.peek()[1] != "}":
+                    self.take(value=",")
+            self.take(value="}")
+            return obj
+        if kind == "ident":
+            name = self.name()
+            if name in ("true", "false"):
+                return name == "true"
+            if name == "null":
+                return None
+            if self.peek()[1] == "(":
+                self.take(value="(")
+                args = []
+                while self.peek()[1] != ")":
+                    args.append(self.expr())
+                    if self.peek()[1] != ")":
+                        self.take(value=",")
+                self.take(value=")")
+                return {"call": name, "args": args}
+            self.refs.append(name)
+            return {"ref": name}
+        raise ValueError("expected a value at %d, found %r" % (self.peek()[2], value))
+
+    def parse(self):
+        attrs, blocks = self.body(None)
+        if attrs:
+            raise ValueError("top-level attributes are not Alloy: %s" % sorted(attrs))
+        return blocks
+
+
+def alloy(path):
+    with open(path) as handle:
+        parser = AlloyParser(handle.read())
+    blocks = parser.parse()
+    components = {"%s.%s" % (b["name"], b["label"]): b for b in blocks}
+    # A reference names a component (a.b.label) and one of its exports.
+    dangling = [r for r in parser.refs if not any(r.startswith(c + ".") for c in components)]
+    return {"components": components, "refs": sorted(set(parser.refs)), "dangling_refs": dangling}
+
+
+def main(argv):
+    if argv[0] == "files":
+        result = files(*argv[1:4])
+    elif argv[0] == "ini":
+        result = ini(argv[1])
+    elif argv[0] == "alloy":
+        try:
+            result = alloy(argv[1])
+        except ValueError as exc:
+            print(json.dumps({"error": str(exc)}))
+            return 1
+    else:
+        print(__doc__)
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
