@@ -3,8 +3,8 @@
 
   dashboards_check.py PROM DASHBOARD_DIR [VAR=VALUE ...]
 
-For each dashboard JSON in DASHBOARD_DIR: the template variables are set to a real value (VAR=VALUE given here
-wins; else the first value the variable's own label_values() query returns from PROM), Grafana's interval variables
+For each dashboard JSON in DASHBOARD_DIR: the template variables are set to a real value (VAR=VALUE given here,
+which the variable's own label_values() query must offer; else the first value that query returns), Grafana's interval variables
 to fixed durations; then every Prometheus target of every panel must parse (promql-parser), be accepted by
 Prometheus (/api/v1/query_range over the last 15 minutes) and return at least one finite sample.
 Exceptions, each marked in the panel's description:
@@ -51,8 +51,9 @@ def substitute(expr, values):
     return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)", repl, expr)
 
 
-def resolve(base, var, values):
-    """A real value for a query variable: the first one its label_values(<selector>, <label>) query returns."""
+def resolve(base, var, values, given=None):
+    """A real value for a query variable: the one given, which its label_values(<selector>, <label>) query must
+    return, else the first one that query returns."""
     query = var.get("query")
     query = query.get("query") if isinstance(query, dict) else query
     m = re.fullmatch(r"\s*label_values\((.*),\s*(\w+)\s*\)\s*", query or "")
@@ -63,6 +64,10 @@ def resolve(base, var, values):
     found = sorted({s[m.group(2)] for s in data.get("data", []) if m.group(2) in s})
     if not found:
         raise ValueError("variable %s: %s has no value in Prometheus" % (var["name"], query))
+    if given is not None:
+        if given not in found:
+            raise ValueError("variable %s: %s does not offer %r (it offers %s)" % (var["name"], query, given, found))
+        found = [given]
     if var.get("multi") or var.get("includeAll"):  # a regex inside a PromQL string: \\. matches a dot
         return re.sub(r"([.+*?()\[\]{}|^$\\])", r"\\\\\1", found[0])
     return found[0]
@@ -82,8 +87,8 @@ def main(argv):
             if var.get("datasource", {}).get("type") != "prometheus":
                 continue
             try:
-                values[var["name"]] = given.get(var["name"]) or resolve(base, var, values)
-            except ValueError as exc:
+                values[var["name"]] = resolve(base, var, values, given.get(var["name"]))
+            except (KeyError, ValueError) as exc:
                 summary["failures"].append("%s: %s" % (path.name, exc))
             summary["variables"]["%s:%s" % (path.stem, var["name"])] = values.get(var["name"])
         if not prom_dash:
