@@ -33,12 +33,7 @@ from ansible_collections.colima_services.devenv.plugins.module_utils import _bac
 from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
 from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
 
-try:
-    from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
-    from ansible_collections.community.docker.plugins.module_utils._api.errors import DockerException, NotFound
-    HAS_DOCKER = True
-except ImportError:  # reported when the action runs
-    HAS_DOCKER = False
+from ansible_collections.colima_services.devenv.plugins.module_utils._ops import HAS_DOCKER, DockerException, NotFound
 
 
 display = Display()
@@ -69,10 +64,9 @@ class ActionModule(ActionBase):
     def _connect(self, settings):
         self._s = settings
         try:
-            self._client = APIClient(base_url=settings["docker_host"], version=settings.get("api_version") or "auto",
-                                     timeout=300)
-        except DockerException as exc:
-            raise AnsibleActionFail("The Docker engine at %s does not answer: %s" % (settings.get("docker_host"), exc))
+            self._client = _ops.connect(settings, timeout=300)
+        except _ops.ConnectError as exc:
+            raise AnsibleActionFail(str(exc))
 
     def _container(self, component):
         """The running container of a component, inspected; fails naming it when it is missing or stopped."""

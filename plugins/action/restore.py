@@ -20,11 +20,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible_collections.colima_services.devenv.plugins.action.backup import ActionModule as BackupAction, _Fail, sha256_file
 from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
 from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
-
-try:
-    from ansible_collections.community.docker.plugins.module_utils._api.errors import DockerException
-except ImportError:  # reported by the base class
-    DockerException = Exception
+from ansible_collections.colima_services.devenv.plugins.module_utils._ops import DockerException
 
 
 class ActionModule(BackupAction):

@@ -37,12 +37,13 @@ except ImportError:  # ansible-core < 2.19
     def trust_as_template(value):
         return value
 
+from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
+from ansible_collections.colima_services.devenv.plugins.module_utils._ops import DockerException, NotFound
+
 try:
-    from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
-    from ansible_collections.community.docker.plugins.module_utils._api.errors import NotFound, DockerException
     from ansible_collections.community.docker.plugins.module_utils.copy import (
         put_file_content, stat_file, _execute_command)
-    HAS_DOCKER = True
+    HAS_DOCKER = _ops.HAS_DOCKER
 except ImportError:  # reported when the action runs
     HAS_DOCKER = False
 
@@ -374,11 +375,10 @@ class ActionModule(ActionBase):
 
     # ---- main ----------------------------------------------------------------------------
     def _connect(self):
-        s = self._settings
         try:
-            self._client = APIClient(base_url=s["docker_host"], version=s.get("api_version") or "auto", timeout=60)
-        except DockerException as exc:
-            raise AnsibleActionFail("The Docker engine at %s does not answer: %s" % (s["docker_host"], exc))
+            self._client = _ops.connect(self._settings, timeout=60)
+        except _ops.ConnectError as exc:
+            raise AnsibleActionFail(str(exc))
 
     def _wait_for(self, pending):
         """Wait for containers started earlier without waiting (wait=false), one after the other."""

@@ -25,12 +25,7 @@ from ansible_collections.colima_services.devenv.plugins.module_utils import _sta
 from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
 from ansible_collections.colima_services.devenv.plugins.module_utils._reconcile import healthcheck_argv
 
-try:
-    from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
-    from ansible_collections.community.docker.plugins.module_utils._api.errors import DockerException, NotFound
-    HAS_DOCKER = True
-except ImportError:  # reported when the action runs
-    HAS_DOCKER = False
+from ansible_collections.colima_services.devenv.plugins.module_utils._ops import HAS_DOCKER, DockerException, NotFound
 
 display = Display()
 
@@ -94,10 +89,9 @@ class ActionModule(ActionBase):
         prefix, label = settings.get("container_prefix", "dev-"), settings.get("label_prefix", "io.colima-services")
         instance = (settings.get("labels") or {}).get(label + ".instance", "default")
         try:
-            self._client = APIClient(base_url=settings["docker_host"], version=settings.get("api_version") or "auto",
-                                     timeout=30)
-        except DockerException as exc:
-            raise AnsibleActionFail("The Docker engine at %s does not answer: %s" % (settings.get("docker_host"), exc))
+            self._client = _ops.connect(settings, timeout=30)
+        except _ops.ConnectError as exc:
+            raise AnsibleActionFail(str(exc))
         now = datetime.datetime.now(datetime.timezone.utc)
         rows, images = [], {}
         try:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) colima_services.devenv contributors
 # MIT License (see LICENSE)
-"""Docker API helpers of the operations actions (status, backup, restore), over community.docker's APIClient.
+"""Docker API helpers of the actions (service, status, backup, restore), over community.docker's APIClient.
 
 Private to this collection (leading underscore): no compatibility promise.
 """
@@ -13,6 +13,31 @@ __metaclass__ = type
 import io
 import tarfile
 import time
+
+try:
+    from ansible_collections.community.docker.plugins.module_utils._api.api.client import APIClient
+    from ansible_collections.community.docker.plugins.module_utils._api.errors import DockerException, NotFound
+    HAS_DOCKER = True
+except ImportError:  # each action says so when it runs
+    HAS_DOCKER = False
+
+    class DockerException(Exception):
+        pass
+
+    class NotFound(DockerException):
+        pass
+
+
+class ConnectError(Exception):
+    pass
+
+
+def connect(settings, timeout):
+    """community.docker's APIClient for the settings' engine (docker_host, api_version)."""
+    try:
+        return APIClient(base_url=settings["docker_host"], version=settings.get("api_version") or "auto", timeout=timeout)
+    except DockerException as exc:
+        raise ConnectError("The Docker engine at %s does not answer: %s" % (settings.get("docker_host"), exc))
 
 
 class ExecError(Exception):
