@@ -36,15 +36,14 @@ description:
     Docker's archive endpoint and removed. No password is on a command line, in the result or in the output.
 author:
   - colima_services.devenv maintainers
+extends_documentation_fragment:
+  - colima_services.devenv.attributes.action
 attributes:
   check_mode:
     support: full
     description: Reports what would be backed up, writes nothing.
   diff_mode:
     support: none
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
 options:
   plan:
     description: The resolved registry (C(_devenv_plan)); each enabled component's C(backup.method) is used.

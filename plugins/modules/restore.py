@@ -30,15 +30,14 @@ description:
   - C(vault_keys) (a copy of C(keys.json)) is never written over the live keys; copy it back by hand if the keys are lost.
 author:
   - colima_services.devenv maintainers
+extends_documentation_fragment:
+  - colima_services.devenv.attributes.action
 attributes:
   check_mode:
     support: full
     description: Verifies the manifest and the checksums, reports what would be restored, changes nothing.
   diff_mode:
     support: none
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
 options:
   plan:
     description: The resolved registry (C(_devenv_plan)).

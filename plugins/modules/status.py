@@ -29,15 +29,14 @@ description:
   - Changes nothing; C(changed) is always false.
 author:
   - colima_services.devenv maintainers
+extends_documentation_fragment:
+  - colima_services.devenv.attributes.action
 attributes:
   check_mode:
     support: full
     description: Only reads; the same report in check mode.
   diff_mode:
     support: none
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
 options:
   plan:
     description: The resolved registry (C(_devenv_plan) of the devenv role's C(init) entry point).

@@ -17,15 +17,14 @@ description:
   - Used to report components that are skipped because their image is unavailable.
 author:
   - colima_services.devenv maintainers
+extends_documentation_fragment:
+  - colima_services.devenv.attributes.action
 attributes:
   check_mode:
     support: full
     description: Only prints.
   diff_mode:
     support: none
-  action:
-    support: full
-    description: Runs on the controller as an action plugin.
 options:
   msg:
     description: The warning.
