@@ -168,11 +168,11 @@ def _edge(component, entry):
 
 
 def _edge_names(plan):
-    """The edge's certificate names every host it routes: each enabled component's web host, and its extra hosts."""
-    routed = [e["web"]["host"] for e in _enabled(plan) if e.get("web")]
+    """The edge's certificate names every host it serves (edge_hosts)."""
+    hosts = edge_hosts(plan)
     for entry in _enabled(plan):
         if entry.get("edge") and entry.get("vault"):
-            entry["vault"]["cert_names"] = _unique(entry["vault"]["cert_names"] + routed + entry["edge"]["hosts"])
+            entry["vault"]["cert_names"] = _unique(entry["vault"]["cert_names"] + hosts)
 
 
 def edge_hosts(plan):
