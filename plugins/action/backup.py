@@ -5,10 +5,12 @@
 
 Everything runs in this process through the Docker API: the dump commands run inside the service's own
 container (docker exec) with the credentials the container already holds (PostgreSQL's local socket, MySQL's
-0600 option file, the Redis node's config file, RabbitMQ's Erlang cookie), write into a private directory there,
-and the artefact is read back through the archive endpoint. Vault's raft snapshot goes through its API with the
-root token read from the keys directory. No secret is ever an argument of a command or part of the result.
-The logic without I/O is in module_utils/_backup.py.
+0600 option file, the Redis node's config file, RabbitMQ's Erlang cookie, MongoDB's password file), write into a
+private directory there, and the artefact is read back through the archive endpoint. Vault's raft snapshot goes
+through its API with the root token read from the keys directory; Vault on file storage (the HashiCorp flavor) and
+the components whose data is only in named volumes are copied volume by volume while the container is stopped.
+No secret is ever an argument of a command or part of the result. The logic without I/O is in
+module_utils/_backup.py.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,8 +29,6 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
 
-from ansible.utils.display import Display
-
 from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
 from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
 from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
@@ -36,15 +36,13 @@ from ansible_collections.colima_services.devenv.plugins.module_utils import _sta
 from ansible_collections.colima_services.devenv.plugins.module_utils._ops import HAS_DOCKER, DockerException, NotFound
 
 
-display = Display()
-
-
 class _Fail(Exception):
     pass
 
 
-class _NotImplemented(_Fail):
-    """A backup method this version cannot carry out: the component is left out, said loudly, not fatal."""
+# The script that dumps and restores MongoDB with pymongo where the image has no database tools; uploaded into the
+# container, never imported here.
+MONGO_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils", "_mongo_dump.py")
 
 
 def sha256_file(path):
@@ -114,7 +112,7 @@ class ActionModule(ActionBase):
         except (URLError, OSError) as exc:
             raise _Fail("vault: %s does not answer: %s" % (url, getattr(exc, "reason", exc)))
 
-    def _wait_healthy(self, name, extra_check=None):
+    def _wait_healthy(self, name, extra_check=None, after="the restore"):
         """Until Docker says healthy (or running without a healthcheck) and extra_check() is true."""
         deadline = time.time() + float(self._s.get("health_timeout", 120))
         while time.time() < deadline:
@@ -124,7 +122,31 @@ class ActionModule(ActionBase):
             if state.get("Running") and health in (None, "healthy") and (extra_check is None or extra_check(info)):
                 return info
             time.sleep(1)
-        raise _Fail("%s did not become healthy again within %s s after the restore" % (name, self._s.get("health_timeout")))
+        raise _Fail("%s did not become healthy again within %s s after %s; look at its logs (docker logs %s) and run its "
+                    "role to repair it" % (name, self._s.get("health_timeout"), after, name))
+
+    def _stop(self, info):
+        self._client.post_call("/containers/{0}/stop", info["Id"], params={"t": 30})
+
+    def _start(self, info, after, extra_check=None):
+        """Start the container again and wait until it is healthy (and extra_check() is true)."""
+        self._client.post_call("/containers/{0}/start", info["Id"])
+        self._wait_healthy(info["Name"].lstrip("/"), extra_check, after)
+
+    def _vault_storage(self, token):
+        """'raft' or 'file': Vault's storage, from its answer to sys/storage/raft/configuration."""
+        try:
+            response = open_url(self._vault_url + "/v1/sys/storage/raft/configuration", timeout=30,
+                                headers={"X-Vault-Token": token}, validate_certs=True)
+            status, body = response.getcode(), ""
+        except HTTPError as exc:
+            status, body = exc.code, to_text(exc.read() or b"")
+        except (URLError, OSError) as exc:
+            raise _Fail("vault: %s does not answer: %s" % (self._vault_url, getattr(exc, "reason", exc)))
+        try:
+            return bk.vault_storage(status, body)
+        except ValueError as exc:
+            raise _Fail("vault: %s" % exc)
 
     def _collection_version(self):
         """This collection's version: galaxy.yml in a checkout, MANIFEST.json once installed."""
@@ -158,13 +180,69 @@ class ActionModule(ActionBase):
     def _fetch(self, info, path):
         return lambda handle: _ops.get_file(self._client, info["Id"], path, handle)
 
+    def _fetch_tar(self, info, path):
+        """A writer of the archive endpoint's tar of a directory (works on a stopped container)."""
+        def write(handle):
+            response = self._client._get(self._client._url("/containers/{0}/archive", info["Id"]), params={"path": path},
+                                         stream=True)
+            self._client._raise_for_status(response)
+            for chunk in response.iter_content(chunk_size=1 << 20):
+                handle.write(chunk)
+        return write
+
+    def _backup_volumes(self, component, info, record, extra=None):
+        """volume_tar: stop the container, one tar per named volume (by its mount path), start it, wait until healthy."""
+        mounts = bk.volume_mounts(info, self._s.get("volume_prefix") or "")
+        if not mounts:
+            raise _Fail("%s: its container mounts no named volume, so volume_tar has nothing to copy" % component)
+        self._stop(info)
+        try:
+            for mount in mounts:
+                entry = {"volume": mount["name"], "path": mount["path"]}
+                entry.update(extra or {})
+                record(bk.artefact_name(component, "volume_tar", mount["name"]), self._fetch_tar(info, mount["path"]),
+                       entry, method="volume_tar")
+        finally:
+            self._start(info, "the backup", self._vault_check(component))
+
+    def _vault_check(self, component):
+        """For Vault, an extra health check: unsealed (after a restart it unseals itself with the keys it holds)."""
+        if component != "vault":
+            return None
+        token = self._vault_token(self._vault_dir)
+
+        def unsealed(_info):
+            try:
+                return not json.loads(self._vault_call(self._vault_url + "/v1/sys/health?standbyok=true&sealedcode=200",
+                                                       token, timeout=5).read()).get("sealed")
+            except (_Fail, ValueError):
+                return False
+        return unsealed
+
+    def _mongo_tool(self, info):
+        """mongodump or python (this container's way to dump and restore); uploads the script for python."""
+        try:
+            tool = bk.mongo_tool(to_text(self._exec(info, bk.MONGO_TOOL, "looking for mongodump or pymongo")))
+        except ValueError as exc:
+            raise _Fail("mongodb: %s" % exc)
+        if tool == "python":
+            with open(MONGO_SCRIPT, "rb") as handle:
+                script = handle.read()
+            uid, _, gid = (info["Config"].get("User") or "0").partition(":")
+            _ops.put_file(self._client, info["Id"], bk.MONGO_SCRIPT, script, mode=0o600,
+                          uid=uid if uid.isdigit() else 0, gid=gid if gid.isdigit() else 0)
+        return tool
+
+    def _mongo_user(self, component):
+        return ((self._plan[component].get("vault") or {}).get("data") or {}).get("username") or "dev_user"
+
     def _backup_one(self, item, directory):
         component, method = item["component"], item["method"]
         info = self._container(component)
         version = st.version_of(info["Config"].get("Image"), None)
         out = []
 
-        def record(relpath, writer, extra=None):
+        def record(relpath, writer, extra=None, method=method):
             size, digest = self._save(directory, relpath, writer)
             entry = {"component": component, "method": method, "file": relpath, "size": size, "sha256": digest,
                      "versions": {"image": info["Config"].get("Image"), "tag": version}}
@@ -176,9 +254,18 @@ class ActionModule(ActionBase):
             health = json.loads(self._vault_call(self._vault_url + "/v1/sys/health", token).read())
             if health.get("sealed"):
                 raise _Fail("vault: sealed; unseal it (run playbooks/vault.yml) before a backup")
+            if self._vault_storage(token) == "file":
+                # No snapshot on file storage: the volume, copied while Vault is stopped; it unseals itself again.
+                self._backup_volumes(component, info, record, {"storage": "file", "versions": {
+                    "image": info["Config"].get("Image"), "server": health.get("version")}})
+                return out
             response = self._vault_call(self._vault_url + "/v1/sys/storage/raft/snapshot", token, timeout=600)
             record(bk.artefact_name(component, method), lambda h: h.write(response.read()),
                    {"versions": {"image": info["Config"].get("Image"), "server": health.get("version")}})
+            return out
+        if method == "volume_tar":
+            # Through the archive endpoint only: no command runs in the container (some images have no shell).
+            self._backup_volumes(component, info, record)
             return out
         self._workdir(info)
         try:
@@ -206,9 +293,16 @@ class ActionModule(ActionBase):
                 target = bk.WORK_DIR + "/definitions.json"
                 self._exec(info, bk.RABBITMQ_EXPORT + [target], "export_definitions")
                 record(bk.artefact_name(component, method), self._fetch(info, target))
+            elif method == "mongodump":
+                tool = self._mongo_tool(info)
+                summary = json.loads(to_text(self._exec(info, bk.mongo_dump(tool, self._mongo_user(component)),
+                                                        "dumping MongoDB with %s" % tool)).strip().splitlines()[-1])
+                record(bk.artefact_name(component, method), self._fetch_tar(info, bk.MONGO_DUMP_DIR),
+                       {"tool": "mongodump" if tool == "mongodump" else "pymongo",
+                        "layout": "mongodump directory", "documents": summary.get("databases")})
             else:
-                raise _NotImplemented("%s (backup method %s is not implemented by this collection version; see the README's "
-                                      "Operations section)" % (component, method))
+                raise _Fail("%s: unknown backup method %r in the registry (devenv_components.%s.backup.method); use one of "
+                            "%s, or none" % (component, method, component, ", ".join(bk.METHODS)))
         finally:
             self._cleanup(info)
         return out
@@ -241,18 +335,8 @@ class ActionModule(ActionBase):
             os.makedirs(args["dest"], mode=0o700, exist_ok=True)
             os.mkdir(directory, 0o700)
             result["changed"] = True
-            skipped = []
             for item in items:
-                try:
-                    artefacts.extend(self._backup_one(item, directory))
-                except _NotImplemented as exc:
-                    skipped.append(str(exc))
-            if skipped:
-                # The others are backed up; these are named in the result, the manifest and a warning.
-                result["skipped"] = skipped
-                result["warnings"] = ["NOT in this backup: %s. Back them up by hand (docker cp, or the "
-                                      "service's own dump tool) until this collection does." % "; ".join(skipped)]
-                display.warning(result["warnings"][0])
+                artefacts.extend(self._backup_one(item, directory))
             if args.get("vault_keys"):
                 # Without the keys that sealed it, the snapshot (and the vault_data volume) can never be opened.
                 keys = os.path.join(self._vault_dir, "keys.json")
@@ -261,8 +345,6 @@ class ActionModule(ActionBase):
                                   "size": size, "sha256": digest, "versions": {}})
             data = bk.manifest(stamp, (self._s.get("labels") or {}).get(self._s.get("label_prefix", "") + ".instance"),
                                self._collection_version(), artefacts, args.get("vault_keys"))
-            if skipped:
-                data["skipped"] = skipped
             self._save(directory, bk.MANIFEST, lambda h: h.write(json.dumps(data, indent=2, sort_keys=True).encode()))
         except (_Fail, _ops.ExecError) as exc:
             result.update(failed=True, msg="Backup failed; %s is incomplete and has no manifest (a restore refuses it): %s"
@@ -275,7 +357,6 @@ class ActionModule(ActionBase):
             self._client.close()
         result.update(artefacts=[dict((k, a[k]) for k in ("component", "method", "file", "size", "sha256"))
                                  for a in artefacts],
-                      msg="Backup written to %s: %s%s" % (directory, ", ".join(
-                          "%s (%s, %d bytes)" % (a["file"], a["method"], a["size"]) for a in artefacts),
-                          (". " + result["warnings"][0]) if result.get("skipped") else ""))
+                      msg="Backup written to %s: %s" % (directory, ", ".join(
+                          "%s (%s, %d bytes)" % (a["file"], a["method"], a["size"]) for a in artefacts)))
         return result

@@ -4,8 +4,9 @@
 """Action for colima_services.devenv.restore: a backup directory back into the running environment.
 
 Checks the manifest (format major version) and every artefact's sha256 before anything changes; then restores
-Vault first (raft snapshot through its API), then each other artefact inside its own container. Shares its
-Docker and Vault helpers with the backup action.
+Vault first (raft snapshot through its API, or its volume on file storage), then each other artefact inside its own
+container; a volume is emptied by a short-lived helper container and written back while its container is stopped.
+Shares its Docker and Vault helpers with the backup action.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,13 +15,14 @@ __metaclass__ = type
 
 import json
 import os
+import tarfile
 
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.colima_services.devenv.plugins.action.backup import ActionModule as BackupAction, _Fail, sha256_file
 from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
 from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
-from ansible_collections.colima_services.devenv.plugins.module_utils._ops import DockerException
+from ansible_collections.colima_services.devenv.plugins.module_utils._ops import DockerException, NotFound
 
 
 class ActionModule(BackupAction):
@@ -32,6 +34,63 @@ class ActionModule(BackupAction):
         uid, _, gid = (info["Config"].get("User") or "0").partition(":")
         uid = uid if uid.isdigit() else "0"
         _ops.put_file(self._client, info["Id"], target, content, mode=0o600, uid=uid, gid=gid if gid.isdigit() else uid)
+
+    def _put_tar(self, info, path, parent):
+        """Extract a tar (the archive endpoint's own layout) into parent in the container (which may be stopped)."""
+        with open(path, "rb") as handle:
+            self._client._raise_for_status(self._client._put(
+                self._client._url("/containers/{0}/archive", info["Id"]), params={"path": parent}, data=handle))
+
+    def _check_tar(self, component, path, top):
+        try:
+            with tarfile.open(path, "r:") as tar:
+                problem = bk.tar_problem(tar.getnames(), top)
+        except (tarfile.TarError, IOError, OSError) as exc:
+            problem = "not a tar (%s)" % exc
+        if problem:
+            raise _Fail("%s: %s: %s; nothing of it was restored" % (component, os.path.basename(path), problem))
+
+    def _empty_volume(self, info, path):
+        """Empty a stopped container's volume at path: a helper container from the same image (its /bin/sh, as root,
+        no network) with the container's volumes, removed afterwards. Labelled like the environment's containers, so
+        that a reset removes one left behind."""
+        name = info["Name"].lstrip("/") + "-restore-helper"
+        try:
+            self._client.delete_call("/containers/{0}", name, params={"force": 1})
+        except NotFound:
+            pass
+        created = self._client.post_json_to_json("/containers/create", params={"name": name}, data={
+            "Image": info["Image"], "Entrypoint": bk.EMPTY_DIR + [path], "User": "0",
+            "Labels": dict(self._s.get("labels") or {}),
+            "HostConfig": {"VolumesFrom": [info["Id"]], "NetworkMode": "none"}})
+        try:
+            self._client.post_call("/containers/{0}/start", created["Id"])
+            code = self._client.post_to_json("/containers/{0}/wait", created["Id"]).get("StatusCode")
+            if code != 0:
+                raise _Fail("emptying %s in %s failed (helper container exit %s)" % (path, info["Name"].lstrip("/"), code))
+        finally:
+            self._client.delete_call("/containers/{0}", created["Id"], params={"force": 1})
+
+    def _restore_volume(self, component, info, item, directory):
+        """volume_tar: the volume at the backup's path emptied and written back while the container is stopped."""
+        path = item.get("path") or ""
+        if path not in [m["path"] for m in bk.volume_mounts(info)]:
+            raise _Fail("%s: its container has no named volume at %r (where the backup's %s came from); nothing of it was "
+                        "restored" % (component, path, item["file"]))
+        local = os.path.join(directory, item["file"])
+        self._check_tar(component, local, path.rstrip("/").rsplit("/", 1)[-1])
+        try:
+            self._client._raise_for_status(self._client._head(
+                self._client._url("/containers/{0}/archive", info["Id"]), params={"path": "/bin/sh"}))
+        except NotFound:
+            raise _Fail("%s: its image has no /bin/sh to empty the volume with before the restore; nothing of it was "
+                        "restored. Restore %s by hand (docker volume rm and recreate, then docker cp)" % (component, path))
+        self._stop(info)
+        try:
+            self._empty_volume(info, path)
+            self._put_tar(info, local, path.rstrip("/").rsplit("/", 1)[0] or "/")
+        finally:
+            self._start(info, "the restore", self._vault_check(component))
 
     def _restore_one(self, item, directory):
         component, method = item["component"], item["method"]
@@ -46,9 +105,19 @@ class ActionModule(BackupAction):
             return
         if method == "vault_keys":
             return  # kept in the backup for the user; never written over the live keys
+        if method == "volume_tar":
+            self._restore_volume(component, info, item, directory)
+            return
+        if method == "mongodump":
+            self._check_tar(component, os.path.join(directory, item["file"]), bk.MONGO_DUMP_DIR.rsplit("/", 1)[-1])
         self._workdir(info)
         try:
             target = "%s/%s" % (bk.WORK_DIR, os.path.basename(item["file"]))
+            if method == "mongodump":
+                tool = self._mongo_tool(info)
+                self._put_tar(info, os.path.join(directory, item["file"]), bk.WORK_DIR)
+                self._exec(info, bk.mongo_restore(tool, self._mongo_user(component)), "restoring MongoDB with %s" % tool)
+                return
             self._put(info, directory, item["file"], target)
             if method == "pg_dump":
                 self._exec(info, bk.pg_restore(item.get("user") or "postgres", item["database"], target),
@@ -63,7 +132,7 @@ class ActionModule(BackupAction):
                 self._client.post_call("/containers/{0}/restart", info["Id"], params={"t": 10})
                 self._restarted.append(info["Name"].lstrip("/"))
             else:
-                raise _Fail("%s: restoring method %s is not implemented by this collection version" % (component, method))
+                raise _Fail("%s: unknown backup method %r in the manifest; nothing of it was restored" % (component, method))
         finally:
             self._cleanup(info)
 

@@ -21,6 +21,9 @@ CONF_DIR = "/usr/local/etc"
 PG_SOCKET = "/var/run/postgresql"
 WORK_DIR = "/tmp/devenv-backup"
 
+# The registry's backup methods (devenv_components.<c>.backup.method), besides none.
+METHODS = ("raft_snapshot", "pg_dump", "mysqldump", "redis_rdb", "rabbitmq_definitions", "mongodump", "volume_tar")
+
 # Databases that are the server's own, never dumped.
 PG_SKIP = ("postgres", "template0", "template1")
 MYSQL_SKIP = ("information_schema", "performance_schema", "mysql", "sys")
@@ -112,6 +115,108 @@ RABBITMQ_RESTORE = ["/bin/sh", "-c",
                     'rabbitmqctl -q await_startup; rabbitmqctl -q import_definitions "$1"', "sh"]
 
 
+# MongoDB: one artefact format for both images, mongodump's directory layout (<db>/<collection>.bson and
+# .metadata.json) in a tar, made by mongodump where the image has it (upstream), else by _mongo_dump.py with the
+# image's python3 and pymongo (local recipe). The server's own databases are left out (users live in admin and are
+# managed by the mongodb role). The password is never an argument: mongodump reads it from a 0600 YAML file
+# (--config, tools >= 100.3) written from the container's own 0600 password file; the script reads that file itself.
+MONGO_SKIP = ("admin", "config", "local")
+MONGO_PASSWORD = CONF_DIR + "/mongodb-password"
+MONGO_CA = CONF_DIR + "/mongodb-ca.crt"
+MONGO_DUMP_DIR = WORK_DIR + "/dump"
+MONGO_SCRIPT = WORK_DIR + "/mongo_dump.py"
+# Prints the tool this container has: mongodump (with mongorestore), python (pymongo), or none.
+MONGO_TOOL = ["/bin/sh", "-c",
+              "if command -v mongodump >/dev/null 2>&1 && command -v mongorestore >/dev/null 2>&1; then echo mongodump; "
+              "elif command -v python3 >/dev/null 2>&1 && python3 -c 'import pymongo' >/dev/null 2>&1; then echo python; "
+              "else echo none; fi"]
+
+_MONGO_TOOLS_CONF = (
+    'set -e; umask 077; conf="%(work)s/mongo-tools.yaml"; '
+    # Quoted: a YAML value of digits alone would not be a string.
+    "{ printf 'password: \"'; tr -d '\\r\\n' <%(pw)s; printf '\"\\n'; } >\"$conf\"; "
+    'tls=""; if [ -e %(ca)s ]; then tls="--tls --tlsCAFile=%(ca)s"; fi; '
+    % {"work": WORK_DIR, "pw": MONGO_PASSWORD, "ca": MONGO_CA})
+
+
+def mongo_dump(tool, user):
+    """argv that writes MONGO_DUMP_DIR (mongodump's layout, without admin/config/local) as the admin user."""
+    if tool == "python":
+        return ["python3", MONGO_SCRIPT, "dump", user, MONGO_DUMP_DIR]
+    return ["/bin/sh", "-c", _MONGO_TOOLS_CONF
+            + 'mongodump --quiet --config "$conf" --host localhost --port 27017 --username "$1" '
+              '--authenticationDatabase admin $tls --out "$2"; rm -f "$conf"; '
+              'for db in %s; do rm -rf "$2/$db"; done; echo \'{"tool": "mongodump"}\'' % " ".join(MONGO_SKIP),
+            "sh", user, MONGO_DUMP_DIR]
+
+
+def mongo_restore(tool, user):
+    """argv that restores MONGO_DUMP_DIR like mongorestore --drop (each collection in it replaced), never the users."""
+    if tool == "python":
+        return ["python3", MONGO_SCRIPT, "restore", user, MONGO_DUMP_DIR]
+    return ["/bin/sh", "-c", _MONGO_TOOLS_CONF
+            + 'mongorestore --quiet --config "$conf" --host localhost --port 27017 --username "$1" '
+              '--authenticationDatabase admin $tls --drop %s --dir "$2"; rm -f "$conf"'
+            % " ".join("--nsExclude='%s.*'" % db for db in MONGO_SKIP),
+            "sh", user, MONGO_DUMP_DIR]
+
+
+def mongo_tool(output):
+    """The tool named by MONGO_TOOL's output; fails saying what the image lacks."""
+    tool = (output or "").strip()
+    if tool not in ("mongodump", "python"):
+        raise ValueError("the container has neither mongodump and mongorestore (MongoDB database tools >= 100.3) nor "
+                         "python3 with pymongo; use the upstream mongo image or the local recipe images/mongodb")
+    return tool
+
+
+# Volumes (volume_tar): each named volume the container mounts, read and written through Docker's archive endpoint
+# while the container is stopped (a consistent copy). Before the restore the volume is emptied by a short-lived helper
+# container from the component's own image (its /bin/sh, as root, with the stopped container's volumes), so that what
+# was written after the backup is gone, not merged.
+EMPTY_DIR = ["/bin/sh", "-c", 'set -e; cd "$1"; rm -rf -- * .[!.]* ..?*; [ -z "$(ls -A)" ]', "sh"]
+
+
+def volume_mounts(info, volume_prefix=""):
+    """[{volume, name, path}] of the named volumes in a container's inspect, by path; name without the prefix."""
+    out = []
+    for mount in (info or {}).get("Mounts") or []:
+        if mount.get("Type") != "volume" or not mount.get("Name"):
+            continue
+        name = mount["Name"]
+        short = name[len(volume_prefix):] if volume_prefix and name.startswith(volume_prefix) else name
+        out.append({"volume": name, "name": short, "path": mount["Destination"]})
+    return sorted(out, key=lambda m: m["path"])
+
+
+def tar_problem(names, top):
+    """Why a tar's member names do not all lie in the directory top (the archive endpoint's layout), else None."""
+    for name in names:
+        clean = name[2:] if name.startswith("./") else name
+        parts = clean.rstrip("/").split("/")
+        if clean.startswith("/") or ".." in parts or parts[0] != top:
+            return "member %r is not inside %s/" % (name, top)
+    return None
+
+
+# Vault: OpenBao (the default flavor) uses raft storage and is backed up with a raft snapshot; HashiCorp Vault uses
+# file storage here (roles/vault/templates/server.hcl.j2), which has no snapshot, so its volume is copied instead.
+RAFT_NOT_IN_USE = "raft storage is not in use"
+
+
+def vault_storage(status, body):
+    """'raft' or 'file' from Vault's answer to GET sys/storage/raft/configuration (status code, body text).
+
+    Anything else (sealed, no permission, no answer) is no evidence either way: ValueError, nothing is guessed.
+    """
+    if status == 200:
+        return "raft"
+    if status in (400, 500) and RAFT_NOT_IN_USE in (body or ""):
+        return "file"
+    raise ValueError("Vault's sys/storage/raft/configuration answered %s (%s): cannot tell its storage"
+                     % (status, (body or "").strip()[:200]))
+
+
 def databases(listing, skip):
     """Names from a one-per-line listing, without the server's own."""
     return [line.strip() for line in listing.splitlines() if line.strip() and line.strip() not in skip]
@@ -119,7 +224,7 @@ def databases(listing, skip):
 
 def artefact_name(component, method, item=None):
     suffix = {"pg_dump": ".dump", "mysqldump": ".sql", "redis_rdb": ".rdb", "rabbitmq_definitions": ".json",
-              "raft_snapshot": ".snap", "mongodump": ".archive.gz", "volume_tar": ".tar"}[method]
+              "raft_snapshot": ".snap", "mongodump": ".tar", "volume_tar": ".tar"}[method]
     return "%s/%s%s" % (component, item or component, suffix)
 
 
@@ -155,4 +260,4 @@ def check_manifest(data, directory_files, sha256_of):
 def restore_order(artefacts, components=None):
     """Vault first (the others' credentials live there), then the rest in manifest order; optionally only some."""
     chosen = [a for a in artefacts if not components or a["component"] in components]
-    return sorted(chosen, key=lambda a: (a["method"] != "raft_snapshot",))
+    return sorted(chosen, key=lambda a: (a["component"] != "vault",))

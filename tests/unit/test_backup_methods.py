@@ -1,0 +1,175 @@
+"""Backup methods mongodump and volume_tar, and Vault's storage decision: the pure logic (module_utils/_backup.py)
+and the pymongo script's own helpers (module_utils/_mongo_dump.py)."""
+
+import io
+import subprocess
+import tarfile
+
+import pytest
+
+from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
+from ansible_collections.colima_services.devenv.plugins.module_utils import _mongo_dump as md
+
+
+def test_vault_storage_decides_only_on_evidence():
+    assert bk.vault_storage(200, '{"data": {"config": {"servers": []}}}') == "raft"
+    # HashiCorp Vault on file storage (roles/vault server.hcl.j2, flavor vault) answers this 400.
+    assert bk.vault_storage(400, '{"errors":["raft storage is not in use"]}') == "file"
+    for status, body in ((503, '{"errors":["Vault is sealed"]}'), (403, '{"errors":["permission denied"]}'),
+                         (400, '{"errors":["something else"]}'), (404, "")):
+        with pytest.raises(ValueError, match="cannot tell its storage"):
+            bk.vault_storage(status, body)
+
+
+def test_volume_mounts_from_inspect():
+    info = {"Mounts": [
+        {"Type": "bind", "Source": "/etc/x", "Destination": "/etc/x"},
+        {"Type": "volume", "Name": "mol_ops_alertmanager_data", "Destination": "/alertmanager"},
+        {"Type": "volume", "Name": "0123abcd", "Destination": "/tmp/anon"},
+        {"Type": "tmpfs", "Destination": "/run"}]}
+    assert bk.volume_mounts(info, "mol_ops_") == [
+        {"volume": "mol_ops_alertmanager_data", "name": "alertmanager_data", "path": "/alertmanager"},
+        {"volume": "0123abcd", "name": "0123abcd", "path": "/tmp/anon"}]
+    assert bk.volume_mounts({}, "x") == []
+    assert bk.artefact_name("grafana", "volume_tar", "grafana_data") == "grafana/grafana_data.tar"
+    assert bk.artefact_name("mongodb", "mongodump") == "mongodb/mongodb.tar"
+
+
+def test_tar_members_must_stay_in_their_directory():
+    assert bk.tar_problem(["alertmanager", "alertmanager/silences", "./alertmanager/nflog"], "alertmanager") is None
+    assert "not inside alertmanager/" in bk.tar_problem(["alertmanager/../etc/passwd"], "alertmanager")
+    assert "not inside dump/" in bk.tar_problem(["dump/a.bson", "/etc/passwd"], "dump")
+    assert "not inside dump/" in bk.tar_problem(["other/a.bson"], "dump")
+
+
+def test_empty_dir_removes_hidden_files_and_checks(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for name in ("a", ".hidden", "..two", "sub/b"):
+        (tmp_path / name).write_text("x")
+    subprocess.run(bk.EMPTY_DIR + [str(tmp_path)], check=True)
+    assert list(tmp_path.iterdir()) == []
+    subprocess.run(bk.EMPTY_DIR + [str(tmp_path)], check=True)  # already empty: fine
+    assert subprocess.run(bk.EMPTY_DIR + [str(tmp_path / "missing")], stderr=subprocess.DEVNULL).returncode != 0
+
+
+def test_mongo_commands_carry_no_password():
+    assert bk.mongo_tool("python\n") == "python"
+    assert bk.mongo_tool("mongodump") == "mongodump"
+    with pytest.raises(ValueError, match="neither mongodump"):
+        bk.mongo_tool("none")
+    assert bk.mongo_dump("python", "dev_user") == ["python3", bk.MONGO_SCRIPT, "dump", "dev_user", bk.MONGO_DUMP_DIR]
+    assert bk.mongo_restore("python", "dev_user")[2] == "restore"
+    for argv in (bk.mongo_dump("mongodump", "dev_user"), bk.mongo_restore("mongodump", "dev_user")):
+        script = argv[2]
+        # The password goes from the container's 0600 file into a 0600 config file, never onto a command line.
+        assert "umask 077" in script and '--config "$conf"' in script and "--password" not in script
+        assert argv[3:] == ["sh", "dev_user", bk.MONGO_DUMP_DIR]
+    assert "--drop" in bk.mongo_restore("mongodump", "u")[2]
+    assert "--nsExclude='admin.*'" in bk.mongo_restore("mongodump", "u")[2]
+    assert 'rm -rf "$2/$db"' in bk.mongo_dump("mongodump", "u")[2]
+
+
+def test_mongo_tools_config_file_is_quoted_yaml(tmp_path):
+    """The shell prologue writes `password: "<file content>"` with mode 0600 (run here against a fake file)."""
+    script = bk._MONGO_TOOLS_CONF.replace(bk.MONGO_PASSWORD, str(tmp_path / "pw")).replace(bk.WORK_DIR, str(tmp_path))
+    (tmp_path / "pw").write_text("0123456789\n")
+    subprocess.run(["/bin/sh", "-c", script], check=True)
+    conf = tmp_path / "mongo-tools.yaml"
+    assert conf.read_text() == 'password: "0123456789"\n'
+    assert conf.stat().st_mode & 0o777 == 0o600
+
+
+def test_restore_order_puts_vault_first_whatever_its_method():
+    arts = [{"component": "mongodb", "method": "mongodump"}, {"component": "vault", "method": "volume_tar"},
+            {"component": "alertmanager", "method": "volume_tar"}]
+    assert [a["component"] for a in bk.restore_order(arts)] == ["vault", "mongodb", "alertmanager"]
+
+
+def test_mongo_script_helpers():
+    bson = pytest.importorskip("bson")
+    from bson import json_util
+    docs = [bson.encode({"v": "before", "n": 1}), bson.encode({"v": "x" * 300})]
+    assert list(md.bson_documents(io.BytesIO(b"".join(docs)))) == docs
+    with pytest.raises(ValueError, match="truncated"):
+        list(md.bson_documents(io.BytesIO(docs[0][:-3])))
+    # Metadata as the script writes it (canonical extended JSON), read back as the restore reads it.
+    meta = json_util.loads(json_util.dumps({
+        "collectionName": "c", "type": "collection", "options": {"capped": True, "size": 4096},
+        "indexes": [{"v": 2, "key": {"_id": 1}, "name": "_id_"},
+                    {"v": 2, "key": {"b": 1, "a": -1}, "name": "b_1_a_-1", "unique": True}]},
+        json_options=json_util.CANONICAL_JSON_OPTIONS))
+    assert md.index_specs(meta) == [([("b", 1), ("a", -1)], {"name": "b_1_a_-1", "unique": True})]
+    assert md.collection_options(meta) == {"capped": True, "size": 4096}
+    assert md.SKIP == bk.MONGO_SKIP
+
+
+def test_mongo_script_usage():
+    assert md.main(["x"]) == 2
+
+
+def test_tar_of_a_volume_round_trips_through_the_check(tmp_path):
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        for name in ("alertmanager", "alertmanager/silences"):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE if "/" not in name else tarfile.REGTYPE
+            tar.addfile(info, io.BytesIO(b""))
+    data.seek(0)
+    with tarfile.open(fileobj=data, mode="r:") as tar:
+        assert bk.tar_problem(tar.getnames(), "alertmanager") is None
+
+
+class _Answer(io.BytesIO):
+    def getcode(self):
+        return 200
+
+
+def _vault_backup(monkeypatch, tmp_path, raft_answer):
+    """The backup action's vault branch with Vault's HTTP answers faked: which way did it go?"""
+    from urllib.error import HTTPError
+
+    from ansible_collections.colima_services.devenv.plugins.action import backup as action
+
+    def fake_open_url(url, **_kwargs):
+        if url.endswith("/v1/sys/health"):
+            return _Answer(b'{"sealed": false, "version": "1.18.5"}')
+        if url.endswith("/v1/sys/storage/raft/configuration"):
+            if raft_answer is None:
+                return _Answer(b'{"data": {}}')
+            return_code, body = raft_answer
+            raise HTTPError(url, return_code, "error", {}, io.BytesIO(body))
+        if url.endswith("/v1/sys/storage/raft/snapshot"):
+            return _Answer(b"snapshot")
+        raise AssertionError(url)
+
+    monkeypatch.setattr(action, "open_url", fake_open_url)
+    module = action.ActionModule.__new__(action.ActionModule)
+    module._s, module._plan, module._vault_url, module._vault_dir = {}, {}, "http://127.0.0.1:8200", str(tmp_path)
+    (tmp_path / "root-token").write_text("t")
+    info = {"Id": "x", "Name": "/dev-vault", "Config": {"Image": "hashicorp/vault:1.18.5"}}
+    monkeypatch.setattr(module, "_container", lambda component: info)
+    volumes = []
+    monkeypatch.setattr(module, "_backup_volumes", lambda component, i, record, extra=None: volumes.append(extra))
+    out = module._backup_one({"component": "vault", "method": "raft_snapshot"}, str(tmp_path / "out"))
+    return out, volumes
+
+
+def test_vault_backup_falls_back_to_its_volume_on_file_storage(monkeypatch, tmp_path):
+    out, volumes = _vault_backup(monkeypatch, tmp_path, (400, b'{"errors":["raft storage is not in use"]}'))
+    assert out == [] and volumes == [{"storage": "file", "versions": {"image": "hashicorp/vault:1.18.5",
+                                                                      "server": "1.18.5"}}]
+    out, volumes = _vault_backup(monkeypatch, tmp_path, None)
+    assert volumes == [] and [a["method"] for a in out] == ["raft_snapshot"] and out[0]["file"] == "vault/vault.snap"
+    with pytest.raises(Exception, match="cannot tell its storage"):
+        _vault_backup(monkeypatch, tmp_path, (403, b'{"errors":["permission denied"]}'))
+
+
+def test_unknown_method_is_an_error_not_a_skip(monkeypatch, tmp_path):
+    from ansible_collections.colima_services.devenv.plugins.action import backup as action
+    module = action.ActionModule.__new__(action.ActionModule)
+    module._s, module._plan = {}, {}
+    monkeypatch.setattr(module, "_container", lambda component: {"Id": "x", "Config": {"Image": "i:1"}})
+    monkeypatch.setattr(module, "_workdir", lambda info: None)
+    monkeypatch.setattr(module, "_cleanup", lambda info: None)
+    with pytest.raises(action._Fail, match="unknown backup method 'tarball'"):
+        module._backup_one({"component": "x", "method": "tarball"}, str(tmp_path))
