@@ -7,18 +7,23 @@ where the service requires it. Ports are the design's plus OFFSET. Prints one JS
 unless exactly the data written before the backup is there (and nothing written after it).
 
   before: PostgreSQL row 'before' in ops_probe; MySQL row 'before'; 50 Redis keys ops:b:N=vN across the
-          cluster's slots; RabbitMQ durable queue ops_before; Vault secret/ops-probe value=before.
+          cluster's slots; RabbitMQ durable queue ops_before; Vault secret/ops-probe value=before; MongoDB document
+          v=before in ops_probe with a unique index v_1; an Alertmanager silence for alertname=OpsBefore.
   after:  PostgreSQL/MySQL row 'after' and a table ops_later; Redis ops:b:0 changed and 50 keys ops:a:N;
-          RabbitMQ queue ops_before deleted and ops_after declared; Vault value=after.
+          RabbitMQ queue ops_before deleted and ops_after declared; Vault value=after; MongoDB document v=after and
+          index v_1 dropped; the OpsBefore silence expired and one for OpsAfter created.
 """
+import datetime
 import json
 import os
 import sys
+import urllib.request
 
 import hvac
 import pika
 import psycopg
 import pymysql
+from pymongo import MongoClient
 from redis.cluster import ClusterNode, RedisCluster
 
 
@@ -65,6 +70,35 @@ def amqp(client, offset):
     return pika.BlockingConnection(pika.ConnectionParameters(
         host="127.0.0.1", port=5672 + offset, virtual_host=s["vhost"], connection_attempts=3, retry_delay=1,
         credentials=pika.PlainCredentials(s["username"], s["password"]), socket_timeout=5))
+
+
+def mongo(client, ca, offset):
+    s = secret(client, "mongodb")
+    conn = MongoClient("localhost", 27017 + offset, username=s["username"], password=s["password"], authSource="admin",
+                       tls=True, tlsCAFile=ca, serverSelectionTimeoutMS=5000, directConnection=True)
+    return conn, conn[s["database"]]
+
+
+def alertmanager(offset, method="GET", path="/api/v2/silences", body=None):
+    request = urllib.request.Request("http://127.0.0.1:%d%s" % (9093 + offset, path), method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+def silence(offset, name):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    alertmanager(offset, "POST", body={
+        "matchers": [{"name": "alertname", "value": name, "isRegex": False, "isEqual": True}],
+        "startsAt": now.isoformat(), "endsAt": (now + datetime.timedelta(days=1)).isoformat(),
+        "createdBy": "ops-probe", "comment": "molecule ops"})
+
+
+def active_silences(offset):
+    return dict((s["matchers"][0]["value"], s["id"]) for s in alertmanager(offset)
+                if s["status"]["state"] == "active" and s["createdBy"] == "ops-probe")
 
 
 def queue_exists(conn, name):
@@ -129,13 +163,33 @@ def main(command, vault_dir, offset):
     out["rabbitmq_before_queue"] = queue_exists(conn, "ops_before")
     out["rabbitmq_after_queue"] = queue_exists(conn, "ops_after")
     conn.close()
+    mconn, mdb = mongo(client, ca, offset)
+    with mconn:
+        if command == "before":
+            mdb.drop_collection("ops_probe")
+            mdb.ops_probe.create_index("v", unique=True, name="v_1")
+            mdb.ops_probe.insert_one({"v": "before"})
+        elif command == "after":
+            mdb.ops_probe.insert_one({"v": "after"})
+            mdb.ops_probe.drop_index("v_1")
+        out["mongodb_docs"] = sorted(d["v"] for d in mdb.ops_probe.find({}, {"_id": 0, "v": 1}))
+        out["mongodb_unique_index"] = bool((mdb.ops_probe.index_information().get("v_1") or {}).get("unique"))
+    if command == "before":
+        for sid in active_silences(offset).values():
+            alertmanager(offset, "DELETE", "/api/v2/silence/%s" % sid)
+        silence(offset, "OpsBefore")
+    elif command == "after":
+        alertmanager(offset, "DELETE", "/api/v2/silence/%s" % active_silences(offset)["OpsBefore"])
+        silence(offset, "OpsAfter")
+    out["alertmanager_silences"] = sorted(active_silences(offset))
     if command in ("before", "after"):
         client.secrets.kv.v2.create_or_update_secret(path="ops-probe", secret={"value": command}, mount_point="secret")
     out["vault_value"] = secret(client, "ops-probe")["value"]
     expected_before = {"postgres_rows": ["before"], "postgres_later_table": False, "mysql_rows": ["before"],
                        "mysql_later_table": False, "redis_before_intact": True, "redis_before_keys": 50,
                        "redis_after_keys": 0, "rabbitmq_before_queue": True, "rabbitmq_after_queue": False,
-                       "vault_value": "before"}
+                       "vault_value": "before", "mongodb_docs": ["before"], "mongodb_unique_index": True,
+                       "alertmanager_silences": ["OpsBefore"]}
     out["as_before"] = dict((k, out[k]) for k in expected_before if out[k] != expected_before[k])
     return out, command != "check" or not out["as_before"]
 
