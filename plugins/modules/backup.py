@@ -19,7 +19,9 @@ description:
     C(1.0), the collection version and the instance. A backup that fails part way has no manifest, and a restore
     refuses it.
   - C(raft_snapshot) - Vault's C(sys/storage/raft/snapshot) through its API with the root token read from
-    O(vault_dir) (the OpenBao flavor uses raft storage).
+    O(vault_dir) (the OpenBao flavor uses raft storage). When C(sys/storage/raft/configuration) answers that raft
+    storage is not in use (the HashiCorp Vault flavor, file storage), Vault's volume is copied instead, as by
+    C(volume_tar) (manifest method C(volume_tar), C(storage=file)); any other answer fails the backup.
   - C(pg_dump) - C(pg_dump -Fc) of every database but C(postgres) and the templates, over the container's local
     socket (trust inside the container); one artefact per database.
   - C(mysqldump) - C(mariadb-dump) (else C(mysqldump)) C(--single-transaction --routines --events --triggers
@@ -30,8 +32,13 @@ description:
     the node's config file inside the container into the environment of that shell only.
   - C(rabbitmq_definitions) - C(rabbitmqctl export_definitions) (users with password hashes, vhosts, permissions,
     queues, exchanges, bindings, policies; not the messages).
-  - C(mongodump) and C(volume_tar) are not implemented by this version - the action fails naming the component;
-    leave it out with O(components).
+  - C(mongodump) - every database but C(admin), C(config) and C(local) (users live in C(admin) and are managed by the
+    mongodb role) in mongodump's directory layout (C(<db>/<collection>.bson) and C(.metadata.json) with the indexes), as
+    one tar - made by C(mongodump) (C(--config) with a 0600 YAML file holding the password) where the image has it
+    (upstream), else by a pymongo script uploaded into the container (the local recipe). The manifest names the tool.
+  - C(volume_tar) - one tar per named volume the container mounts (from its inspect), read through Docker's archive
+    endpoint while the container is stopped (a consistent copy); then it is started again and waited for until healthy.
+  - An unknown method fails the backup naming the component.
   - Dumps are written inside the container to a private directory (C(/tmp/devenv-backup), 0700), read back through
     Docker's archive endpoint and removed. No password is on a command line, in the result or in the output.
 author:

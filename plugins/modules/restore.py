@@ -18,7 +18,8 @@ description:
     directory, a missing artefact, or one whose sha256 differs; and refuses a backup holding components this
     environment does not run.
   - Then Vault first - C(sys/storage/raft/snapshot) (not C(-force), so Vault refuses a snapshot sealed with other
-    keys), waits until it is unsealed - then the others inside their own containers.
+    keys), or its volume when the backup copied it (file storage), waits until it is unsealed - then the others inside
+    their own containers.
   - C(pg_dump) - C(DROP DATABASE ... WITH (FORCE)), then C(pg_restore --create); tables created after the backup are gone.
   - C(mysqldump) - the dump replays C(DROP DATABASE) and C(CREATE DATABASE) per database.
   - C(rabbitmq_definitions) - C(rabbitmqctl stop_app), C(reset), C(start_app), C(import_definitions) - queues and
@@ -27,6 +28,13 @@ description:
     RDB when AOF is on) or the dump file with saving on shutdown turned off (AOF off); the container is restarted and
     waited for until healthy with C(cluster_state:ok). The node keeps its cluster identity (C(nodes.conf)), so restore
     into the cluster the backup came from (same slots per node).
+  - C(mongodump) - like C(mongorestore --drop) (used where the image has it, else the same pymongo script as the
+    backup) - each collection in the backup is dropped, created with its options, filled and indexed again, so
+    documents written after the backup are gone; collections created after the backup stay. Never C(admin) (the users).
+  - C(volume_tar) - the container is stopped, its volume at the backup's mount path emptied by a short-lived helper
+    container (the same image's C(/bin/sh), as root, no network, labelled like the environment's containers), the tar
+    written back through the archive endpoint (owners and modes as they were), the container started and waited for
+    until healthy; nothing written after the backup stays. The image needs C(/bin/sh); this is checked first.
   - C(vault_keys) (a copy of C(keys.json)) is never written over the live keys; copy it back by hand if the keys are lost.
 author:
   - colima_services.devenv maintainers
