@@ -173,3 +173,37 @@ def test_unknown_method_is_an_error_not_a_skip(monkeypatch, tmp_path):
     monkeypatch.setattr(module, "_cleanup", lambda info: None)
     with pytest.raises(action._Fail, match="unknown backup method 'tarball'"):
         module._backup_one({"component": "x", "method": "tarball"}, str(tmp_path))
+
+
+@pytest.mark.parametrize("tls", [True, False])
+def test_mongodump_and_mongorestore_invocations(tmp_path, tls):
+    """The upstream image's path, with stand-ins for the tools that record what they were given: the password only in
+    the 0600 --config file (removed afterwards), TLS with the container's CA when it has one, the server's own
+    databases removed from the dump and excluded from the restore."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for tool in ("mongodump", "mongorestore"):
+        (fake / tool).write_text('#!/bin/sh\necho "$*" > "%s/%s.args"\n'
+                                 'while [ $# -gt 0 ]; do [ "$1" = --config ] && cp "$2" "%s/%s.conf"; '
+                                 '[ "$1" = --out ] && mkdir -p "$2/admin" "$2/local" "$2/app"; shift; done\n'
+                                 % (tmp_path, tool, tmp_path, tool))
+        (fake / tool).chmod(0o755)
+    work, conf = tmp_path / "work", tmp_path / "etc"
+    work.mkdir()
+    conf.mkdir()
+    (conf / "mongodb-password").write_text("S3cretPassw0rd\n")
+    if tls:
+        (conf / "mongodb-ca.crt").write_text("ca")
+    env = {"PATH": "%s:/usr/bin:/bin" % fake}
+    for argv in (bk.mongo_dump("mongodump", "dev_user"), bk.mongo_restore("mongodump", "dev_user")):
+        argv = [a.replace(bk.WORK_DIR, str(work)).replace(bk.CONF_DIR, str(conf)) for a in argv]
+        subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
+    for tool in ("mongodump", "mongorestore"):
+        args = (tmp_path / (tool + ".args")).read_text()
+        assert "S3cretPassw0rd" not in args and "--username dev_user --authenticationDatabase admin" in args
+        assert ("--tls --tlsCAFile=%s/mongodb-ca.crt" % conf in args) == tls
+        assert (tmp_path / (tool + ".conf")).read_text() == 'password: "S3cretPassw0rd"\n'
+    assert "--drop" in (tmp_path / "mongorestore.args").read_text()
+    assert "--nsExclude=admin.*" in (tmp_path / "mongorestore.args").read_text()
+    assert sorted(p.name for p in (work / "dump").iterdir()) == ["app"]
+    assert not (work / "mongo-tools.yaml").exists()
