@@ -8,35 +8,19 @@ binaries cannot run here). Prints one JSON object.
                                certificate name each NAME
 """
 import base64
-import configparser
-import io
 import json
 import os
-import subprocess
 import sys
-import tarfile
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-
-def files(container, path, out):
-    data = subprocess.run(["docker", "cp", "%s:%s" % (container, path), "-"], check=True, capture_output=True).stdout
-    meta = {}
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        for member in tar.getmembers():
-            if member.isfile():
-                meta[os.path.basename(member.name)] = {"mode": "%04o" % (member.mode & 0o7777), "uid": member.uid, "gid": member.gid}
-        tar.extractall(out, filter="data")
-    return {"files": meta}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "_shared"))
+from static_common import files, ini as ini_sections  # noqa: E402 (the shared helpers' directory first)
 
 
 def ini(path):
-    parser = configparser.RawConfigParser(strict=True, interpolation=None)
-    parser.optionxform = str
-    with open(path) as handle:
-        parser.read_string("[__root__]\n" + handle.read())
-    sections = {("" if name == "__root__" else name): dict(parser.items(name)) for name in parser.sections()}
+    sections = ini_sections(path)
     jwt = {}
     for section, key in (("server", "LFS_JWT_SECRET"), ("oauth2", "JWT_SECRET")):
         value = sections.get(section, {}).get(key, "")

@@ -10,38 +10,13 @@ The Alloy parser is written for this test (Alloy's syntax: blocks `a.b "label" {
 numbers, booleans, null, lists, objects, references `a.b.c`; // and /* */ comments). It fails on anything else,
 so it checks the syntax the template produces, not Alloy's component schemas (Alloy itself cannot run here).
 """
-import configparser
-import hashlib
-import io
 import json
 import os
 import re
-import subprocess
 import sys
-import tarfile
 
-
-def files(container, path, out):
-    data = subprocess.run(["docker", "cp", "%s:%s" % (container, path), "-"], check=True, capture_output=True).stdout
-    meta = {}
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        for member in tar.getmembers():
-            if member.isfile():
-                content = tar.extractfile(member).read()
-                rel = member.name.split("/", 1)[1] if "/" in member.name else member.name
-                meta[rel] = {"mode": "%04o" % (member.mode & 0o7777), "uid": member.uid, "gid": member.gid,
-                             "sha256": hashlib.sha256(content).hexdigest()}
-        tar.extractall(out, filter="data")
-    return {"files": meta}
-
-
-def ini(path):
-    parser = configparser.RawConfigParser(strict=True, interpolation=None, comment_prefixes=(";", "#"))
-    parser.optionxform = str
-    with open(path) as handle:
-        parser.read_string(handle.read())
-    return {name: dict(parser.items(name)) for name in parser.sections()}
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "_shared"))
+from static_common import files, ini  # noqa: E402 (the shared helpers' directory first)
 
 TOKEN = re.compile(r"""
     (?P<ws>\s+|//[^\n]*|/\*.*?\*/)
@@ -167,7 +142,7 @@ def alloy(path):
 
 def main(argv):
     if argv[0] == "files":
-        result = files(*argv[1:4])
+        result = files(*argv[1:4], digest=True)
     elif argv[0] == "ini":
         result = ini(argv[1])
     elif argv[0] == "alloy":
