@@ -139,26 +139,30 @@ _MONGO_TOOLS_CONF = (
     % {"work": WORK_DIR, "pw": MONGO_PASSWORD, "ca": MONGO_CA})
 
 
+# The tools' common options: the admin user ($1) with the password from the config file, TLS when there is a CA.
+_MONGO_LOGIN = ('--quiet --config "$conf" --host localhost --port 27017 --username "$1" --authenticationDatabase admin '
+                '$tls')
+
+
+def _mongo_argv(tool, mode, user, tools_command):
+    """The pymongo script's MODE, or TOOLS_COMMAND in a shell that wrote the 0600 config file (removed after it)."""
+    if tool == "python":
+        return ["python3", MONGO_SCRIPT, mode, user, MONGO_DUMP_DIR]
+    return ["/bin/sh", "-c", _MONGO_TOOLS_CONF + tools_command, "sh", user, MONGO_DUMP_DIR]
+
+
 def mongo_dump(tool, user):
     """argv that writes MONGO_DUMP_DIR (mongodump's layout, without admin/config/local) as the admin user."""
-    if tool == "python":
-        return ["python3", MONGO_SCRIPT, "dump", user, MONGO_DUMP_DIR]
-    return ["/bin/sh", "-c", _MONGO_TOOLS_CONF
-            + 'mongodump --quiet --config "$conf" --host localhost --port 27017 --username "$1" '
-              '--authenticationDatabase admin $tls --out "$2"; rm -f "$conf"; '
-              'for db in %s; do rm -rf "$2/$db"; done; echo \'{"tool": "mongodump"}\'' % " ".join(MONGO_SKIP),
-            "sh", user, MONGO_DUMP_DIR]
+    return _mongo_argv(tool, "dump", user,
+                       'mongodump %s --out "$2"; rm -f "$conf"; for db in %s; do rm -rf "$2/$db"; done; '
+                       'echo \'{"tool": "mongodump"}\'' % (_MONGO_LOGIN, " ".join(MONGO_SKIP)))
 
 
 def mongo_restore(tool, user):
     """argv that restores MONGO_DUMP_DIR like mongorestore --drop (each collection in it replaced), never the users."""
-    if tool == "python":
-        return ["python3", MONGO_SCRIPT, "restore", user, MONGO_DUMP_DIR]
-    return ["/bin/sh", "-c", _MONGO_TOOLS_CONF
-            + 'mongorestore --quiet --config "$conf" --host localhost --port 27017 --username "$1" '
-              '--authenticationDatabase admin $tls --drop %s --dir "$2"; rm -f "$conf"'
-            % " ".join("--nsExclude='%s.*'" % db for db in MONGO_SKIP),
-            "sh", user, MONGO_DUMP_DIR]
+    return _mongo_argv(tool, "restore", user,
+                       'mongorestore %s --drop %s --dir "$2"; rm -f "$conf"'
+                       % (_MONGO_LOGIN, " ".join("--nsExclude='%s.*'" % db for db in MONGO_SKIP)))
 
 
 def mongo_tool(output):
