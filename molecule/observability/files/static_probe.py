@@ -76,6 +76,23 @@ class AlloyParser:
                 blocks.append({"name": name, "label": label, "attrs": inner_attrs, "blocks": inner_blocks})
         return attrs, blocks
 
+    def sequence(self, opening, closing, item):
+        """OPENING item, item, ... CLOSING (a trailing comma allowed); the items."""
+        self.take(value=opening)
+        items = []
+        while self.peek()[1] != closing:
+            items.append(item())
+            if self.peek()[1] != closing:
+                self.take(value=",")
+        self.take(value=closing)
+        return items
+
+    def field(self):
+        """key = value inside an object; the key a string or an identifier."""
+        key = json.loads(self.take("string")) if self.peek()[0] == "string" else self.take("ident")
+        self.take(value="=")
+        return key, self.expr()
+
     def expr(self):
         kind, value, _ = self.peek()
         if kind == "string":
@@ -85,25 +102,9 @@ class AlloyParser:
             self.i += 1
             return float(value) if "." in value else int(value)
         if value == "[":
-            self.take(value="[")
-            items = []
-            while self.peek()[1] != "]":
-                items.append(self.expr())
-                if self.peek()[1] != "]":
-                    self.take(value=",")
-            self.take(value="]")
-            return items
+            return self.sequence("[", "]", self.expr)
         if value == "{":
-            self.take(value="{")
-            obj = {}
-            while self.peek()[1] != "}":
-                key = json.loads(self.take("string")) if self.peek()[0] == "string" else self.take("ident")
-                self.take(value="=")
-                obj[key] = self.expr()
-                if self.peek()[1] != "}":
-                    self.take(value=",")
-            self.take(value="}")
-            return obj
+            return dict(self.sequence("{", "}", self.field))
         if kind == "ident":
             name = self.name()
             if name in ("true", "false"):
@@ -111,14 +112,7 @@ class AlloyParser:
             if name == "null":
                 return None
             if self.peek()[1] == "(":
-                self.take(value="(")
-                args = []
-                while self.peek()[1] != ")":
-                    args.append(self.expr())
-                    if self.peek()[1] != ")":
-                        self.take(value=",")
-                self.take(value=")")
-                return {"call": name, "args": args}
+                return {"call": name, "args": self.sequence("(", ")", self.expr)}
             self.refs.append(name)
             return {"ref": name}
         raise ValueError("expected a value at %d, found %r" % (self.peek()[2], value))
