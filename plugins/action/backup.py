@@ -182,13 +182,14 @@ class ActionModule(ActionBase):
 
     def _fetch_tar(self, info, path):
         """A writer of the archive endpoint's tar of a directory (works on a stopped container)."""
-        def write(handle):
-            response = self._client._get(self._client._url("/containers/{0}/archive", info["Id"]), params={"path": path},
-                                         stream=True)
-            self._client._raise_for_status(response)
-            for chunk in response.iter_content(chunk_size=1 << 20):
-                handle.write(chunk)
-        return write
+        return lambda handle: _ops.get_archive(self._client, info["Id"], path, handle)
+
+    @staticmethod
+    def _owner(info):
+        """(uid, gid) the container runs as, for files written into it (gid: the uid's when the user names none)."""
+        uid, _, gid = (info["Config"].get("User") or "0").partition(":")
+        uid = uid if uid.isdigit() else "0"
+        return uid, gid if gid.isdigit() else uid
 
     def _backup_volumes(self, component, info, record, extra=None):
         """volume_tar: stop the container, one tar per named volume (by its mount path), start it, wait until healthy."""
@@ -228,9 +229,8 @@ class ActionModule(ActionBase):
         if tool == "python":
             with open(MONGO_SCRIPT, "rb") as handle:
                 script = handle.read()
-            uid, _, gid = (info["Config"].get("User") or "0").partition(":")
-            _ops.put_file(self._client, info["Id"], bk.MONGO_SCRIPT, script, mode=0o600,
-                          uid=uid if uid.isdigit() else 0, gid=gid if gid.isdigit() else 0)
+            uid, gid = self._owner(info)
+            _ops.put_file(self._client, info["Id"], bk.MONGO_SCRIPT, script, mode=0o600, uid=uid, gid=gid)
         return tool
 
     def _mongo_user(self, component):

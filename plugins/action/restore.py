@@ -31,15 +31,13 @@ class ActionModule(BackupAction):
     def _put(self, info, directory, relpath, target):
         with open(os.path.join(directory, relpath), "rb") as handle:
             content = handle.read()
-        uid, _, gid = (info["Config"].get("User") or "0").partition(":")
-        uid = uid if uid.isdigit() else "0"
-        _ops.put_file(self._client, info["Id"], target, content, mode=0o600, uid=uid, gid=gid if gid.isdigit() else uid)
+        uid, gid = self._owner(info)
+        _ops.put_file(self._client, info["Id"], target, content, mode=0o600, uid=uid, gid=gid)
 
     def _put_tar(self, info, path, parent):
         """Extract a tar (the archive endpoint's own layout) into parent in the container (which may be stopped)."""
         with open(path, "rb") as handle:
-            self._client._raise_for_status(self._client._put(
-                self._client._url("/containers/{0}/archive", info["Id"]), params={"path": parent}, data=handle))
+            _ops.put_archive(self._client, info["Id"], parent, handle)
 
     def _check_tar(self, component, path, top):
         try:
@@ -101,7 +99,7 @@ class ActionModule(BackupAction):
                 # Not -force: Vault refuses a snapshot taken with other unseal keys instead of sealing itself.
                 self._vault_call(self._vault_url + "/v1/sys/storage/raft/snapshot", token, method="POST",
                                  data=handle.read(), timeout=600)
-            self._wait_healthy(info["Name"].lstrip("/"), lambda i: self._vault_unsealed(token))
+            self._wait_healthy(info["Name"].lstrip("/"), self._vault_check(component))
             return
         if method == "vault_keys":
             return  # kept in the backup for the user; never written over the live keys
@@ -135,13 +133,6 @@ class ActionModule(BackupAction):
                 raise _Fail("%s: unknown backup method %r in the manifest; nothing of it was restored" % (component, method))
         finally:
             self._cleanup(info)
-
-    def _vault_unsealed(self, token):
-        try:
-            health = json.loads(self._vault_call(self._vault_url + "/v1/sys/health?standbyok=true", token, timeout=5).read())
-            return not health.get("sealed")
-        except _Fail:
-            return False
 
     def _cluster_ok(self, info):
         code, out, _err = _ops.exec_run(self._client, info["Id"], bk.REDIS_CLUSTER_STATE,

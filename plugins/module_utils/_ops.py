@@ -78,16 +78,27 @@ def exec_ok(client, container, argv, what, user="", env=None, timeout=600):
     return out
 
 
+def get_archive(client, container, path, handle):
+    """Stream the archive endpoint's tar of path (a file or a directory) into handle; the container may be stopped."""
+    response = client._get(client._url("/containers/{0}/archive", container), params={"path": path}, stream=True)
+    client._raise_for_status(response)
+    for chunk in response.iter_content(chunk_size=1 << 20):
+        handle.write(chunk)
+
+
+def put_archive(client, container, directory, data):
+    """Extract a tar (bytes or a file object) into directory in the container; the container may be stopped."""
+    client._raise_for_status(client._put(client._url("/containers/{0}/archive", container),
+                                         params={"path": directory}, data=data))
+
+
 def get_file(client, container, path, handle=None):
     """The content of one regular file in the container (GET archive; the container may be stopped).
 
     With handle, the content is streamed into it and the size returned; otherwise the bytes are returned.
     """
-    response = client._get(client._url("/containers/{0}/archive", container), params={"path": path}, stream=True)
-    client._raise_for_status(response)
     raw = io.BytesIO()
-    for chunk in response.iter_content(chunk_size=1 << 20):
-        raw.write(chunk)
+    get_archive(client, container, path, raw)
     raw.seek(0)
     with tarfile.open(fileobj=raw, mode="r|") as tar:
         for member in tar:
@@ -114,5 +125,4 @@ def put_file(client, container, path, content, mode=0o600, uid=0, gid=0):
         info = tarfile.TarInfo(name)
         info.size, info.mode, info.uid, info.gid, info.mtime = len(content), mode, int(uid), int(gid), int(time.time())
         tar.addfile(info, io.BytesIO(content))
-    client._raise_for_status(client._put(client._url("/containers/{0}/archive", container),
-                                         params={"path": directory or "/"}, data=data.getvalue()))
+    put_archive(client, container, directory or "/", data.getvalue())
