@@ -45,6 +45,7 @@ author:
   - colima_services.devenv maintainers
 extends_documentation_fragment:
   - colima_services.devenv.attributes.action
+  - colima_services.devenv.attributes.backup
 attributes:
   check_mode:
     support: full
@@ -52,22 +53,6 @@ attributes:
   diff_mode:
     support: none
 options:
-  plan:
-    description: The resolved registry (C(_devenv_plan)); each enabled component's C(backup.method) is used.
-    type: dict
-    required: true
-  settings:
-    description: The devenv settings (C(_devenv_settings)) - C(docker_host), C(container_prefix), C(labels), C(health_timeout).
-    type: dict
-    required: true
-  vault_url:
-    description: Vault's API on the host.
-    type: str
-    required: true
-  vault_dir:
-    description: Directory with Vault's C(root-token) and C(keys.json) (C(devenv_vault_dir)).
-    type: path
-    required: true
   dest:
     description: Where the timestamped backup directory is created (C(devenv_backup_dir)).
     type: path

@@ -40,6 +40,7 @@ author:
   - colima_services.devenv maintainers
 extends_documentation_fragment:
   - colima_services.devenv.attributes.action
+  - colima_services.devenv.attributes.backup
 attributes:
   check_mode:
     support: full
@@ -47,22 +48,6 @@ attributes:
   diff_mode:
     support: none
 options:
-  plan:
-    description: The resolved registry (C(_devenv_plan)).
-    type: dict
-    required: true
-  settings:
-    description: The devenv settings (C(_devenv_settings)).
-    type: dict
-    required: true
-  vault_url:
-    description: Vault's API on the host.
-    type: str
-    required: true
-  vault_dir:
-    description: Directory with Vault's C(root-token) (C(devenv_vault_dir)).
-    type: path
-    required: true
   backup:
     description: The backup directory (holding C(manifest.json)).
     type: path
