@@ -2,7 +2,7 @@
 # The test command (`make test`). From a fresh Linux machine it installs what it needs,
 # starts a Docker engine if none answers, and runs every stage:
 #   deps engine venv images unit lint build molecule
-# (ansible-test sanity cannot run on this kind of machine: see the README.)
+# (ansible-test sanity cannot run on this kind of machine: see docs/testing.md.)
 # Run some stages only with: scripts/test.sh unit lint   (the setup stages run as needed).
 # Whatever it starts (dockerd), it stops. Ends with one summary line.
 set -uo pipefail

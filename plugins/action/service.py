@@ -416,7 +416,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("devenv_service for %s: %s." % (self._component or "?", "; ".join(problems)))
         if not entry.get("ip"):
             raise AnsibleActionFail("Component '%s' has no entry with an ip in devenv_components. Add one with its ip "
-                                    "and ports (see roles/devenv/defaults/main.yml and the README's registry section)."
+                                    "and ports (see roles/devenv/defaults/main.yml and docs/registry.md)."
                                     % self._component)
         self._modules, self._actions, self._wrote = [], [], False
         s = self._settings

@@ -5,8 +5,8 @@
 
 ``registry`` turns the declared plan plus the per-machine overrides into the resolved plan that
 every role reads (``_devenv_plan``). The other filters derive what one layer needs from it:
-Vault layouts and certificate roles, the names on a component's certificate, edge routes, scrape
-targets and the backup plan. Adding a component is data: these filters pick it up.
+Vault layouts and certificate roles, the names on a component's certificate, edge routes and scrape
+targets. Adding a component is data: these filters pick it up.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -324,11 +324,6 @@ def scrape_targets(plan):
             for e in _enabled(plan) for m in e.get("metrics") or []]
 
 
-def backup_plan(plan):
-    """What a backup does per enabled component (components with method none are left out)."""
-    return [dict(e["backup"], component=e["name"]) for e in _enabled(plan) if e["backup"]["method"] != "none"]
-
-
 def vault_secrets(plan, components):
     """The Vault secret names of the given enabled components (e.g. the AppRole credentials a role needs)."""
     return _unique([plan[c]["vault"]["secret"] for c in components
@@ -345,5 +340,5 @@ class FilterModule(object):
     def filters(self):
         return {"registry": registry, "vault_services": vault_services, "vault_pki_roles": vault_pki_roles,
                 "cert_request": cert_request, "web_routes": web_routes, "scrape_targets": scrape_targets,
-                "backup_plan": backup_plan, "vault_secrets": vault_secrets, "edge_hosts": edge_hosts,
+                "vault_secrets": vault_secrets, "edge_hosts": edge_hosts,
                 "readable_secrets": readable_secrets}

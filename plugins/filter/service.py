@@ -1,36 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) colima_services.devenv contributors
 # MIT License (see LICENSE)
-"""Filters that turn the service spec (plain data) into community.docker options."""
+"""The summary filter: one line per component for the end-of-run summary."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
-
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.colima_services.devenv.plugins.module_utils import _reconcile
-
-
-def port_spec(port, bind_address="127.0.0.1"):
-    """{host: 8200, container: 8200, protocol: tcp} -> '127.0.0.1:8200:8200/tcp'."""
-    if not isinstance(port, dict) or "host" not in port or "container" not in port:
-        raise AnsibleFilterError("port_spec expects a dict with host and container, got %r" % (port,))
-    return _reconcile.port_spec(port, bind_address)
-
-
-def volume_mount(volume, prefix=""):
-    """{name: vault_data, target: /vault/data} -> a docker_container mounts entry for a named volume."""
-    if not isinstance(volume, dict) or not volume.get("name") or not volume.get("target"):
-        raise AnsibleFilterError("volume_mount expects a dict with name and target, got %r" % (volume,))
-    return _reconcile.volume_mount(volume, prefix)
-
-
-def bind_mount(bind):
-    """{source: /host/dir, target: /dir, read_only: true} -> a docker_container mounts entry for a bind mount."""
-    if not isinstance(bind, dict) or not bind.get("source") or not bind.get("target"):
-        raise AnsibleFilterError("bind_mount expects a dict with source and target, got %r" % (bind,))
-    return _reconcile.bind_mount(bind)
 
 
 def status_line(component, plan, status, bind_address="127.0.0.1"):
@@ -53,5 +28,4 @@ def status_line(component, plan, status, bind_address="127.0.0.1"):
 
 class FilterModule(object):
     def filters(self):
-        return {"port_spec": port_spec, "volume_mount": volume_mount, "bind_mount": bind_mount,
-                "status_line": status_line}
+        return {"status_line": status_line}

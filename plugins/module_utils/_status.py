@@ -161,5 +161,5 @@ def verdict(rows):
     if not bad:
         return ""
     return ("Not healthy: %s. Repair a component by running its role again, e.g. "
-            "`ansible-playbook playbooks/data.yml --tags <component>` (see the README's Everyday operations section)."
+            "`ansible-playbook playbooks/data.yml --tags <component>` (see docs/operations.md, Repair)."
             % ", ".join(bad))

@@ -1,25 +1,30 @@
 """Filters and the recipe_hash lookup."""
 
 import pytest
-from ansible.errors import AnsibleFilterError, AnsibleLookupError
+from ansible.errors import AnsibleLookupError
 
 from ansible_collections.colima_services.devenv.plugins.filter import service
 from ansible_collections.colima_services.devenv.plugins.lookup.recipe_hash import recipe_hash
+from ansible_collections.colima_services.devenv.plugins.module_utils import _reconcile
 
 
 def test_port_spec_binds_loopback_by_default():
-    assert service.port_spec({"host": 8200, "container": 8200}) == "127.0.0.1:8200:8200/tcp"
-    assert service.port_spec({"host": 53, "container": 53, "protocol": "udp"}, "::1") == "[::1]:53:53/udp"
-    with pytest.raises(AnsibleFilterError):
-        service.port_spec({"host": 1})
+    assert _reconcile.port_spec({"host": 8200, "container": 8200}) == "127.0.0.1:8200:8200/tcp"
+    assert _reconcile.port_spec({"host": 53, "container": 53, "protocol": "udp"}, "::1") == "[::1]:53:53/udp"
+    # A port's own bind_address wins over the setting.
+    assert _reconcile.port_spec({"host": 80, "container": 80, "bind_address": "0.0.0.0"}) == "0.0.0.0:80:80/tcp"
 
 
 def test_mounts():
-    assert service.volume_mount({"name": "vault_data", "target": "/vault/data"}, "mol_") == {
+    assert _reconcile.volume_mount({"name": "vault_data", "target": "/vault/data"}, "mol_") == {
         "type": "volume", "source": "mol_vault_data", "target": "/vault/data", "read_only": False}
-    assert service.bind_mount({"source": "/k", "target": "/keys"})["read_only"] is True
-    with pytest.raises(AnsibleFilterError):
-        service.volume_mount({"name": "x"})
+    assert _reconcile.bind_mount({"source": "/k", "target": "/keys"})["read_only"] is True
+    assert _reconcile.bind_mount({"source": "/k", "target": "/keys", "read_only": False})["read_only"] is False
+
+
+def test_only_the_summary_filter_is_public():
+    # port_spec, volume_mount and bind_mount are the reconcile step's helpers, not filters.
+    assert sorted(service.FilterModule().filters()) == ["status_line"]
 
 
 def test_status_line():

@@ -110,8 +110,8 @@ def test_routes_targets_and_backups_derive_from_the_registry():
     assert "postgres-exporter" in reg.readable_secrets(full, "postgres")
     off = reg.registry(shipped(), {"postgres-exporter": {"enabled": False}})
     assert "postgres-exporter" not in reg.readable_secrets(off, "postgres")
-    methods = dict((b["component"], b["method"]) for b in reg.backup_plan(plan))
-    assert methods["postgres"] == "pg_dump" and methods["vault"] == "raft_snapshot" and "pgbouncer" not in methods
+    methods = dict((name, entry["backup"]["method"]) for name, entry in plan.items())
+    assert methods["postgres"] == "pg_dump" and methods["vault"] == "raft_snapshot" and methods["pgbouncer"] == "none"
     assert reg.readable_secrets(plan, "postgres") == ["forgejo", "postgres-exporter"]
     off = reg.registry(shipped(), {"forgejo": {"enabled": False}})
     assert reg.readable_secrets(off, "postgres") == ["postgres-exporter"] and "forgejo.localhost" not in [
@@ -262,9 +262,8 @@ def test_the_profile_sets_the_default_of_enabled_and_explicit_enabled_wins():
     assert plan["mysql"]["enabled"] and not plan["redis-2"]["enabled"] and plan["mailpit"]["enabled"]
     assert not reg.registry(shipped(), {"mailpit": {"ip": "172.20.0.40", "ports": {}, "enabled": False}},
                             profile="full")["mailpit"]["enabled"]
-    # What the memory preflight and the backup plan see follows the profile.
-    assert "mysql" not in [b["component"] for b in reg.backup_plan(minimal)]
-    assert "mysql" in [b["component"] for b in reg.backup_plan(standard)]
+    # What the memory preflight and the backup see (enabled components) follows the profile.
+    assert not minimal["mysql"]["enabled"] and standard["mysql"]["enabled"]
 
 
 def test_a_bad_profile_names_the_variable():
