@@ -3,8 +3,8 @@
 # MIT License (see LICENSE)
 """Action for colima_services.devenv.service: one reconcile step per service container.
 
-Reads the state through the Docker API in this process (container, image, the files inside the
-container) and compares it with the spec. When nothing differs and the container is healthy it
+Reads the state through the Docker API in this process (plugin_utils/_docker.py: container, image, the
+files inside the container) and compares it with the spec. When nothing differs and the container is healthy it
 starts no module at all. Otherwise it runs the community.docker modules (docker_image_pull,
 docker_image, docker_volume, docker_container, docker_container_copy_into) for what differs.
 The logic that needs no I/O is in module_utils/_reconcile.py.
@@ -14,10 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import io
 import json
 import os
-import tarfile
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -26,7 +24,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _reconcile as rc
-from ansible_collections.colima_services.devenv.plugins.module_utils._vault import atomic_write
+from ansible_collections.colima_services.devenv.plugins.module_utils._files import atomic_write
 from ansible_collections.colima_services.devenv.plugins.module_utils._recipe import recipe_hash
 
 from ansible import constants as C
@@ -37,41 +35,13 @@ except ImportError:  # ansible-core < 2.19
     def trust_as_template(value):
         return value
 
-from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
-from ansible_collections.colima_services.devenv.plugins.module_utils._ops import DockerException, NotFound
-
-try:
-    from ansible_collections.community.docker.plugins.module_utils.copy import (
-        put_file_content, stat_file, _execute_command)
-    HAS_DOCKER = _ops.HAS_DOCKER
-except ImportError:  # reported when the action runs
-    HAS_DOCKER = False
+from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
 
 display = Display()
 
 
 class _Fail(Exception):
     pass
-
-
-class _Stream(io.RawIOBase):
-    """A file object over the chunks of a streamed response (tarfile reads the archive as it comes)."""
-
-    def __init__(self, chunks):
-        self._chunks, self._buffer = iter(chunks), b""
-
-    def readable(self):
-        return True
-
-    def readinto(self, target):
-        while not self._buffer:
-            try:
-                self._buffer = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(target), len(self._buffer))
-        target[:size], self._buffer = self._buffer[:size], self._buffer[size:]
-        return size
 
 
 class ActionModule(ActionBase):
@@ -91,14 +61,8 @@ class ActionModule(ActionBase):
             raise _Fail("%s: %s" % (name.rsplit(".", 1)[-1], to_text(result.get("msg", "failed")).strip()))
         return result
 
-    def _get(self, path, *fmt):
-        try:
-            return self._client.get_json(path, *fmt)
-        except NotFound:
-            return None
-
     def _image_id(self, ref):
-        info = self._get("/images/{0}/json", ref) if ref else None
+        info = self._engine.image(ref)
         return info["Id"] if info else None
 
     # ---- image ---------------------------------------------------------------------------
@@ -261,108 +225,38 @@ class ActionModule(ActionBase):
                 pass
             atomic_write(path, item["content"], mode=0o600)
 
-    def _archive(self, container, path, wanted, out):
-        """Read the archive of path (a file or a directory) and keep the regular files named in wanted."""
-        try:
-            stream = self._client.get_raw_stream("/containers/{0}/archive", container, params={"path": path},
-                                                 headers={"Accept-Encoding": "identity"})
-        except NotFound:
-            return
-        base = os.path.dirname(path.rstrip("/")) or "/"
-        with tarfile.open(fileobj=_Stream(stream), mode="r|") as tar:
-            for member in tar:
-                name = os.path.join(base, member.name)
-                if name in wanted and member.isfile():
-                    out[name] = {"content": tar.extractfile(member).read(), "mode": member.mode,
-                                 "owner": member.uid, "group": member.gid}
-
-    def _container_files(self, container, paths):
-        """{path: {content, mode, owner, group} or None}: one archive request per directory, and one per file
-        only for what that did not find (a directory behind a symlink, say)."""
-        out = dict((path, None) for path in paths)
-        for directory in sorted(set(os.path.dirname(p) for p in paths)):
-            self._archive(container, directory, out, out)
-        for path in [p for p in paths if out[p] is None]:
-            self._archive(container, path, {path: None}, out)
-        return out
-
-    def _ensure_dirs(self, container, paths):
-        """Create the directories of these files that the container lacks (root, 0755), in one upload: the image need
-        not have them (the upstream Traefik image has no /etc/traefik). Existing directories are left as they are."""
-        missing = []
-        for directory in sorted(set(os.path.dirname(p) for p in paths)):
-            while directory not in ("", "/") and directory not in missing:
-                if stat_file(self._client, container, directory)[1] is not None:
-                    break
-                missing.append(directory)
-                directory = os.path.dirname(directory)
-        if not missing:
-            return
-        data = io.BytesIO()
-        with tarfile.open(fileobj=data, mode="w") as tar:
-            for directory in sorted(missing):
-                info = tarfile.TarInfo(directory.lstrip("/"))
-                info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, 0, 0
-                tar.addfile(info)
-        self._client._raise_for_status(self._client._put(self._client._url("/containers/{0}/archive", container),
-                                                         params={"path": "/"}, data=data.getvalue()))
-
     def _validate(self, container, item):
         """Check a new file with the service's own tool inside the running container (promtool check config %s)
         before it replaces the one in use: staged next to it, checked, then removed."""
         staged = item["dest"] + ".devenv-check"
-        put_file_content(self._client, container, item["content"], staged, item["owner"], item["group"], item["mode"])
+        self._engine.put_file(container, staged, item["content"], item["mode"], item["owner"], item["group"])
         argv = [staged if arg == "%s" else arg for arg in item["validate"]]
-        rc_, out, err = _execute_command(self._client, container, argv)
-        _execute_command(self._client, container, ["rm", "-f", staged])
+        try:
+            rc_, out, err = self._engine.exec_run(container, argv, "checking the new %s" % item["dest"], timeout=120)
+        finally:
+            self._engine.exec_run(container, ["rm", "-f", staged], "removing %s" % staged, timeout=30)
         if rc_ != 0:
             detail = "" if item["secret"] else ": " + to_text(out + err, errors="replace").strip()[-1500:]
             raise _Fail("the new %s does not pass `%s` (exit %s); the file in use is unchanged%s"
                         % (item["dest"], " ".join(item["validate"]), rc_, detail))
 
     # ---- health --------------------------------------------------------------------------
-    def _probe(self, name, argv, timeout):
-        """Run the container's own healthcheck command once (docker exec); True when it exits 0."""
-        exec_id = self._client.post_json_to_json("/containers/{0}/exec", name, data={
-            "AttachStdout": False, "AttachStderr": False, "Tty": False, "Cmd": argv})["Id"]
-        self._client.post_json_to_text("/exec/{0}/start", exec_id, data={"Detach": True, "Tty": False})
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            info = self._client.get_json("/exec/{0}/json", exec_id)
-            if not info.get("Running"):
-                return info.get("ExitCode") == 0
-            time.sleep(0.2)
-        return False
-
     def _wait(self, name, ready, healthcheck=None):
         """Until Docker says healthy (or running, per ready). Docker runs the first check only one interval
         after the start (engines before API 1.44 have no start_interval), so meanwhile the container's own
         check is run here every second: when it passes, the service answers, as Docker will soon say too."""
-        deadline = time.time() + float(self._settings["health_timeout"])
-        argv = rc.healthcheck_argv(healthcheck) if ready == "healthy" else None
-        info = None
-        while True:
-            info = self._get("/containers/{0}/json", name) or {}
-            health = rc.health_of(info.get("State"), ready)
-            if health == "healthy":
-                return
-            if health == "failed" or time.time() >= deadline:
-                break
-            if argv and (info.get("State") or {}).get("Running"):
-                try:
-                    if self._probe(name, argv, min(30.0, max(1.0, deadline - time.time()))):
-                        return
-                except DockerException:
-                    pass  # e.g. the container stopped meanwhile: the state above tells
-            time.sleep(1)
+        probe = rc.healthcheck_argv(healthcheck) if ready == "healthy" else None
+        try:
+            self._engine.wait_healthy(name, self._settings["health_timeout"], ready=ready, probe=probe)
+            return
+        except dk.NotHealthy as exc:
+            info = exc.info
         state = info.get("State") or {}
         log = (state.get("Health") or {}).get("Log") or [{}]
         lines = int(self._settings["log_lines"])
         try:
-            raw = self._client._result(self._client._get(self._client._url("/containers/{0}/logs", name),
-                                                         params={"stdout": 1, "stderr": 1, "tail": lines}), binary=True)
-            out, err = rc.demux_logs(raw)
-        except DockerException as exc:
+            out, err = self._engine.logs(name, lines)
+        except dk.DockerError as exc:
             out, err = "", "(logs unavailable: %s)" % exc
         raise _Fail(
             "%s (%s) did not become healthy within %s s:\nstate %s, health %s.\nLast health check: %s\n"
@@ -376,9 +270,9 @@ class ActionModule(ActionBase):
     # ---- main ----------------------------------------------------------------------------
     def _connect(self):
         try:
-            self._client = _ops.connect(self._settings, timeout=60)
-        except _ops.ConnectError as exc:
-            raise AnsibleActionFail(str(exc))
+            self._engine = dk.Engine(self._settings, timeout=60)
+        except dk.EngineUnavailable as exc:
+            raise AnsibleActionFail("%s: %s" % (self._component or "devenv_service", exc))
 
     def _wait_for(self, pending):
         """Wait for containers started earlier without waiting (wait=false), one after the other."""
@@ -392,20 +286,18 @@ class ActionModule(ActionBase):
             if not self._modules and not self._wrote:
                 result["changed"] = False  # refused before anything was written (a file that failed its validate)
             result.update(failed=True, msg=str(exc))
-        except DockerException as exc:
+        except dk.DockerError as exc:
             result.update(failed=True, msg="%s: the Docker engine at %s answered: %s"
                                            % (self._component, self._settings["docker_host"], exc))
         finally:
-            self._client.close()
+            self._engine.close()
         return result
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        if not HAS_DOCKER:
-            raise AnsibleActionFail("colima_services.devenv.service needs the community.docker collection (>= 3.6)")
         args = self._task.args
         if args.get("wait_for") is not None:
-            self._settings = args.get("settings") or {}
+            self._settings, self._component = args.get("settings") or {}, None
             self._connect()
             result.update(self._wait_for(args["wait_for"]))
             return result
@@ -449,7 +341,7 @@ class ActionModule(ActionBase):
             if not self._task.check_mode:
                 self._keep_host_copies(files, os.path.join(s["home"], "services", self._component))
 
-            current = self._get("/containers/{0}/json", name)
+            current = self._engine.container(name)
             recreate = current is None or (current["Config"].get("Labels") or {}).get(
                 s["label_prefix"] + "." + rc.HASH_LABEL) != config_hash or image_id is None
             diff_lines = []
@@ -459,7 +351,7 @@ class ActionModule(ActionBase):
                 diff_lines.append("container spec: %s" % ", ".join(
                     rc.changed_fields(current["Config"].get("Labels"), s["label_prefix"], fields) or ["(unknown)"]))
             stale = []
-            have = {} if recreate else self._container_files(name, [item["dest"] for item in files])
+            have = {} if recreate else self._engine.read_files(name, [item["dest"] for item in files])
             for item in files:
                 reason = "container recreated" if recreate else rc.file_differs(item, have.get(item["dest"]))
                 if reason:
@@ -485,7 +377,7 @@ class ActionModule(ActionBase):
 
             for volume in spec.get("volumes") or []:
                 vname = s["volume_prefix"] + volume["name"]
-                if self._get("/volumes/{0}", vname) is None:
+                if self._engine.volume(vname) is None:
                     vlabels = dict(s["labels"])
                     vlabels[s["label_prefix"] + ".component"] = self._component
                     self._module("community.docker.docker_volume", {"name": vname, "labels": vlabels}, task_vars)
@@ -493,18 +385,17 @@ class ActionModule(ActionBase):
             if recreate:
                 created = self._module("community.docker.docker_container", dict(options, state="present"),
                                        task_vars).get("changed", False)
-            # The files that differ (all of them in a new container), written with community.docker's own copy
-            # helper (the code behind docker_container_copy_into), in this process: one archive upload each.
+            # The files that differ (all of them in a new container), written in this process through the
+            # archive endpoint: one upload each.
             if stale and running and not recreate and not create_only:
                 for item in stale:
                     if item["validate"]:
                         self._validate(name, item)
             if stale:
                 self._wrote = True
-                self._ensure_dirs(name, [item["dest"] for item in stale])
+                self._engine.ensure_dirs(name, [item["dest"] for item in stale])
             for item in stale:
-                put_file_content(self._client, name, item["content"], item["dest"], item["owner"], item["group"],
-                                 item["mode"])
+                self._engine.put_file(name, item["dest"], item["content"], item["mode"], item["owner"], item["group"])
             copied = bool(stale)
             if not create_only:
                 # The strongest of what the changed files ask for: restart, else a signal, else nothing (watched).
@@ -514,15 +405,15 @@ class ActionModule(ActionBase):
                     # The service watches its files (Traefik's file provider): the new ones are live already.
                     self._actions.append("%s picks the new files up by itself" % name)
                 elif copied and not created and running and reload != "restart":
-                    self._client.post_call("/containers/{0}/kill", name, params={"signal": reload})
+                    self._engine.kill(name, reload)
                     self._actions.append("sent %s to %s" % (reload, name))
                 elif copied and not created and running:
-                    self._client.post_call("/containers/{0}/restart", name, params={"t": 10})
+                    self._engine.restart(name, timeout=10)
                     self._actions.append("restarted %s" % name)
                 elif not created and running:
                     pass
                 else:
-                    self._client.post_call("/containers/{0}/start", name)
+                    self._engine.start(name)
                     self._actions.append("started %s" % name)
                 pending = {"component": self._component, "container": name, "ready": spec.get("ready", "healthy"),
                            "healthcheck": spec.get("healthcheck")}
@@ -535,8 +426,8 @@ class ActionModule(ActionBase):
             if not self._modules and not self._wrote:
                 result["changed"] = False  # refused before anything was written (a file that failed its validate)
             result.update(failed=True, msg="%s: %s" % (self._component, exc) if not str(exc).startswith(self._component) else str(exc))
-        except DockerException as exc:
+        except dk.DockerError as exc:
             result.update(failed=True, msg="%s: the Docker engine at %s answered: %s" % (self._component, s["docker_host"], exc))
         finally:
-            self._client.close()
+            self._engine.close()
         return result

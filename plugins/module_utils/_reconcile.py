@@ -221,16 +221,3 @@ def healthcheck_argv(healthcheck):
         return ["/bin/sh", "-c", " ".join(test[1:])]
     return list(test)
 
-
-def demux_logs(data):
-    """Split Docker's multiplexed log stream (8-byte frame headers) into (stdout, stderr) text."""
-    out, err, pos = [], [], 0
-    if data[:1] not in (b"\x00", b"\x01", b"\x02"):
-        return data.decode("utf-8", "replace"), ""  # a TTY container: raw stream
-    while pos + 8 <= len(data):
-        stream = data[pos]
-        size = int.from_bytes(data[pos + 4:pos + 8], "big")
-        chunk = data[pos + 8:pos + 8 + size]
-        (err if stream == 2 else out).append(chunk)
-        pos += 8 + size
-    return b"".join(out).decode("utf-8", "replace"), b"".join(err).decode("utf-8", "replace")

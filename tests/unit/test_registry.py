@@ -179,8 +179,6 @@ def test_file_comparison_and_health():
     assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "starting"}}) == "starting"
     assert rc.health_of({"Status": "exited"}) == "failed"
     assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "starting"}}, "running") == "healthy"
-    frames = b"\x01\x00\x00\x00\x00\x00\x00\x03out" + b"\x02\x00\x00\x00\x00\x00\x00\x03err"
-    assert rc.demux_logs(frames) == ("out", "err")
 
 
 def test_certificate_renewal_decision(tmp_path):
