@@ -293,6 +293,19 @@ class ActionModule(ActionBase):
             self._engine.close()
         return result
 
+    def _checked_args(self, args):
+        """spec and entry of the step (settings kept); AnsibleActionFail naming the field when they are unusable."""
+        spec, entry, self._settings = args.get("spec") or {}, args.get("entry") or {}, args.get("settings") or {}
+        self._component = spec.get("component") if isinstance(spec, dict) else None
+        problems = rc.check_spec(spec)
+        if problems:
+            raise AnsibleActionFail("devenv_service for %s: %s." % (self._component or "?", "; ".join(problems)))
+        if not entry.get("ip"):
+            raise AnsibleActionFail("Component '%s' has no entry with an ip in devenv_components. Add one with its ip "
+                                    "and ports (see roles/devenv/defaults/main.yml and the README's registry section)."
+                                    % self._component)
+        return spec, entry
+
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         args = self._task.args
@@ -301,133 +314,114 @@ class ActionModule(ActionBase):
             self._connect()
             result.update(self._wait_for(args["wait_for"]))
             return result
-        spec, entry, self._settings = args.get("spec") or {}, args.get("entry") or {}, args.get("settings") or {}
-        self._component = spec.get("component")
-        problems = rc.check_spec(spec)
-        if problems:
-            raise AnsibleActionFail("devenv_service for %s: %s." % (self._component or "?", "; ".join(problems)))
-        if not entry.get("ip"):
-            raise AnsibleActionFail("Component '%s' has no entry with an ip in devenv_components. Add one with its ip "
-                                    "and ports (see roles/devenv/defaults/main.yml and the README's registry section)."
-                                    % self._component)
+        spec, entry = self._checked_args(args)
         self._modules, self._actions, self._wrote = [], [], False
-        s = self._settings
-        name = s["container_prefix"] + self._component
-        create_only = bool(s.get("create_only"))
-        result.update(changed=False, container=name, status="deployed", modules=self._modules, actions=self._actions)
+        name = self._settings["container_prefix"] + self._component
+        result.update(changed=False, container=name, status="created" if self._settings.get("create_only") else "deployed",
+                      modules=self._modules, actions=self._actions)
         self._connect()
         try:
-            ref, image_id, why = self._resolve_image(spec, task_vars)
-            result["image"] = ref
-            if not ref:
-                msg = "%s cannot run: %s." % (self._component, why)
-                if s.get("require_all"):
-                    raise _Fail(msg + " Make the image available (docker pull / docker load), or set "
-                                "devenv_require_all_components: false to skip it.")
-                display.warning("SKIPPED %s It is reported as unavailable. Set devenv_require_all_components: true "
-                                "to make this an error." % msg)
-                result.update(status="unavailable", msg=msg)
-                return result
-            if create_only:
-                result["status"] = "created"
-
-            files = self._wanted_files(spec, task_vars, args.get("template_dir") or "")
-            options = rc.container_options(spec, entry, s)
-            config_hash, fields = rc.spec_hashes(options, image_id or ref)
-            options["labels"][s["label_prefix"] + "." + rc.HASH_LABEL] = config_hash
-            options["labels"][s["label_prefix"] + "." + rc.FIELDS_LABEL] = json.dumps(fields, sort_keys=True,
-                                                                                      separators=(",", ":"))
-            options["image"] = ref
-            if not self._task.check_mode:
-                self._keep_host_copies(files, os.path.join(s["home"], "services", self._component))
-
-            current = self._engine.container(name)
-            recreate = current is None or (current["Config"].get("Labels") or {}).get(
-                s["label_prefix"] + "." + rc.HASH_LABEL) != config_hash or image_id is None
-            diff_lines = []
-            if current is None:
-                diff_lines.append("container %s: missing" % name)
-            elif recreate:
-                diff_lines.append("container spec: %s" % ", ".join(
-                    rc.changed_fields(current["Config"].get("Labels"), s["label_prefix"], fields) or ["(unknown)"]))
-            stale = []
-            have = {} if recreate else self._engine.read_files(name, [item["dest"] for item in files])
-            for item in files:
-                reason = "container recreated" if recreate else rc.file_differs(item, have.get(item["dest"]))
-                if reason:
-                    stale.append(item)
-                    if not recreate:
-                        diff_lines.append("file %s: %s" % (item["dest"], reason))
-            state = (current or {}).get("State") or {}
-            running = state.get("Running") and state.get("Status") == "running"
-            needs_start = not create_only and (recreate or not running or bool(stale))
-            if not create_only and not recreate and not stale and running and rc.health_of(state, spec.get("ready", "healthy")) == "starting":
-                self._wait(name, spec.get("ready", "healthy"), spec.get("healthcheck"))
-            if not recreate and not stale and not needs_start:
-                return result
-
-            if not diff_lines:
-                diff_lines.append("container %s: %s" % (name, "not running" if not running else "restart"))
-            result["changed"] = True
-            result["diff"] = {"before_header": name, "after_header": name,
-                              "before": "", "after": "\n".join(diff_lines) + "\n"}
-            self._actions.extend(diff_lines)
-            if self._task.check_mode:
-                return result
-
-            for volume in spec.get("volumes") or []:
-                vname = s["volume_prefix"] + volume["name"]
-                if self._engine.volume(vname) is None:
-                    vlabels = dict(s["labels"])
-                    vlabels[s["label_prefix"] + ".component"] = self._component
-                    self._module("community.docker.docker_volume", {"name": vname, "labels": vlabels}, task_vars)
-            created = False
-            if recreate:
-                created = self._module("community.docker.docker_container", dict(options, state="present"),
-                                       task_vars).get("changed", False)
-            # The files that differ (all of them in a new container), written in this process through the
-            # archive endpoint: one upload each.
-            if stale and running and not recreate and not create_only:
-                for item in stale:
-                    if item["validate"]:
-                        self._validate(name, item)
-            if stale:
-                self._wrote = True
-                self._engine.ensure_dirs(name, [item["dest"] for item in stale])
-            for item in stale:
-                self._engine.put_file(name, item["dest"], item["content"], item["mode"], item["owner"], item["group"])
-            copied = bool(stale)
-            if not create_only:
-                # The strongest of what the changed files ask for: restart, else a signal, else nothing (watched).
-                modes = set(item["reload"] for item in stale)
-                reload = "restart" if "restart" in modes else (sorted(modes - {"watch"}) or ["watch"])[0]
-                if copied and not created and running and reload == "watch":
-                    # The service watches its files (Traefik's file provider): the new ones are live already.
-                    self._actions.append("%s picks the new files up by itself" % name)
-                elif copied and not created and running and reload != "restart":
-                    self._engine.kill(name, reload)
-                    self._actions.append("sent %s to %s" % (reload, name))
-                elif copied and not created and running:
-                    self._engine.restart(name, timeout=10)
-                    self._actions.append("restarted %s" % name)
-                elif not created and running:
-                    pass
-                else:
-                    self._engine.start(name)
-                    self._actions.append("started %s" % name)
-                pending = {"component": self._component, "container": name, "ready": spec.get("ready", "healthy"),
-                           "healthcheck": spec.get("healthcheck")}
-                if args.get("wait", True):
-                    self._wait(name, pending["ready"], pending["healthcheck"])
-                else:
-                    # Started; the play waits for it later, with the others it started (parallel start).
-                    result["pending"] = pending
+            self._reconcile(spec, entry, name, args, task_vars, result)
         except _Fail as exc:
             if not self._modules and not self._wrote:
                 result["changed"] = False  # refused before anything was written (a file that failed its validate)
             result.update(failed=True, msg="%s: %s" % (self._component, exc) if not str(exc).startswith(self._component) else str(exc))
         except dk.DockerError as exc:
-            result.update(failed=True, msg="%s: the Docker engine at %s answered: %s" % (self._component, s["docker_host"], exc))
+            result.update(failed=True, msg="%s: the Docker engine at %s answered: %s"
+                                           % (self._component, self._settings["docker_host"], exc))
         finally:
             self._engine.close()
         return result
+
+    def _reconcile(self, spec, entry, name, args, task_vars, result):
+        """Resolve the image, decide (rc.decide) and do what the decision says."""
+        ref, image_id, why = self._resolve_image(spec, task_vars)
+        result["image"] = ref
+        if not ref:
+            self._unavailable(why, result)
+            return
+        files = self._wanted_files(spec, task_vars, args.get("template_dir") or "")
+        options, want = self._wanted(spec, entry, name, ref, image_id, files)
+        if not self._task.check_mode:
+            self._keep_host_copies(files, os.path.join(self._settings["home"], "services", self._component))
+        container = self._engine.container(name)
+        decision = rc.decide(want, container, lambda paths: self._engine.read_files(name, paths))
+        if decision.action == "wait":
+            self._wait(name, want["ready"], spec.get("healthcheck"))
+        if decision.action in ("none", "wait"):
+            return
+        result.update(changed=True, diff={"before_header": name, "after_header": name, "before": "",
+                                          "after": "\n".join(decision.diff) + "\n"})
+        self._actions.extend(decision.diff)
+        if self._task.check_mode:
+            return
+        self._apply(decision, name, spec, options, container, task_vars)
+        if want["create_only"]:
+            return
+        pending = {"component": self._component, "container": name, "ready": want["ready"],
+                   "healthcheck": spec.get("healthcheck")}
+        if args.get("wait", True):
+            self._wait(name, pending["ready"], pending["healthcheck"])
+        else:
+            result["pending"] = pending  # started; the play waits for it later, with the others (parallel start)
+
+    def _unavailable(self, why, result):
+        msg = "%s cannot run: %s." % (self._component, why)
+        if self._settings.get("require_all"):
+            raise _Fail(msg + " Make the image available (docker pull / docker load), or set "
+                        "devenv_require_all_components: false to skip it.")
+        display.warning("SKIPPED %s It is reported as unavailable. Set devenv_require_all_components: true "
+                        "to make this an error." % msg)
+        result.update(status="unavailable", msg=msg)
+
+    def _wanted(self, spec, entry, name, ref, image_id, files):
+        """The docker_container options (with the config-hash labels) and what rc.decide compares."""
+        s = self._settings
+        options = rc.container_options(spec, entry, s)
+        config_hash, fields = rc.spec_hashes(options, image_id or ref)
+        options["labels"][s["label_prefix"] + "." + rc.HASH_LABEL] = config_hash
+        options["labels"][s["label_prefix"] + "." + rc.FIELDS_LABEL] = json.dumps(fields, sort_keys=True,
+                                                                                  separators=(",", ":"))
+        options["image"] = ref
+        return options, {"name": name, "config_hash": config_hash, "fields": fields, "image_id": image_id,
+                         "label_prefix": s["label_prefix"], "files": files, "ready": spec.get("ready", "healthy"),
+                         "create_only": bool(s.get("create_only"))}
+
+    def _apply(self, decision, name, spec, options, container, task_vars):
+        """Volumes, the container (recreate), the files that differ, then start or reload (not create-only)."""
+        for volume in spec.get("volumes") or []:
+            vname = self._settings["volume_prefix"] + volume["name"]
+            if self._engine.volume(vname) is None:
+                vlabels = dict(self._settings["labels"])
+                vlabels[self._settings["label_prefix"] + ".component"] = self._component
+                self._module("community.docker.docker_volume", {"name": vname, "labels": vlabels}, task_vars)
+        created = False
+        if decision.action == "recreate":
+            created = self._module("community.docker.docker_container", dict(options, state="present"),
+                                   task_vars).get("changed", False)
+        if decision.action == "copy" and decision.reload is not None:
+            for item in decision.stale:
+                if item["validate"]:
+                    self._validate(name, item)
+        if decision.stale:
+            # Written in this process through the archive endpoint: one upload each.
+            self._wrote = True
+            self._engine.ensure_dirs(name, [item["dest"] for item in decision.stale])
+            for item in decision.stale:
+                self._engine.put_file(name, item["dest"], item["content"], item["mode"], item["owner"], item["group"])
+        if not self._settings.get("create_only"):
+            self._bring_up(decision, name, created, rc.is_running((container or {}).get("State")))
+
+    def _bring_up(self, decision, name, created, was_running):
+        """Start the container, or make the running one take its new files (restart, a signal, or nothing)."""
+        if decision.action == "copy" and decision.reload == "watch":
+            self._actions.append("%s picks the new files up by itself" % name)  # Traefik's file provider
+        elif decision.action == "copy" and decision.reload != "restart":
+            self._engine.kill(name, decision.reload)
+            self._actions.append("sent %s to %s" % (decision.reload, name))
+        elif decision.action == "copy":
+            self._engine.restart(name, timeout=10)
+            self._actions.append("restarted %s" % name)
+        elif created or not was_running:
+            self._engine.start(name)
+            self._actions.append("started %s" % name)
