@@ -16,12 +16,11 @@ import datetime
 import json
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
+from ansible_collections.colima_services.devenv.plugins.module_utils import _vault
 from ansible_collections.colima_services.devenv.plugins.module_utils._reconcile import healthcheck_argv
 from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
 from ansible_collections.colima_services.devenv.plugins.plugin_utils._plan import is_a
@@ -41,14 +40,15 @@ class ActionModule(ActionBase):
     _VALID_ARGS = frozenset(("plan", "settings", "vault_url", "create_only", "format"))
 
     def _vault(self, url):
+        """sealed (or not initialised) and the version, from sys/health through the vault modules' own client."""
+        if not _vault.HAS_HVAC:
+            return {"error": "the Python package hvac is missing on the controller (pip install hvac)"}
         try:
-            with open_url(url.rstrip("/") + "/v1/sys/health?standbyok=true&sealedcode=200&uninitcode=200",
-                          timeout=5, validate_certs=True) as response:
-                health = json.loads(response.read())
-            return {"sealed": bool(health.get("sealed")) or not health.get("initialized"),
-                    "version": health.get("version") or None}
-        except (HTTPError, URLError, ValueError, OSError) as exc:
-            return {"error": "API %s: %s" % (url, getattr(exc, "reason", exc))}
+            health = _vault.VaultApi(_vault.connect({"url": url.rstrip("/"), "timeout": 5}), url).wait_for_api(5)
+        except _vault.VaultError as exc:
+            return {"error": str(exc)}
+        return {"sealed": bool(health.get("sealed")) or not health.get("initialized"),
+                "version": health.get("version") or None}
 
     def _redis(self, name):
         try:
