@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`make test`). From a fresh Linux machine it installs what it needs,
 # starts a Docker engine if none answers, and runs every stage:
-#   deps engine venv images unit lint build molecule
+#   deps engine venv images unit lint build molecule compat
 # (ansible-test sanity cannot run on this kind of machine: see docs/testing.md.)
 # Run some stages only with: scripts/test.sh unit lint   (the setup stages run as needed).
 # Whatever it starts (dockerd), it stops. Ends with one summary line.
@@ -17,7 +17,7 @@ export ANSIBLE_CONFIG=$ROOT/ansible.cfg
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 ANSIBLE_NOCOLOR=1
 export ANSIBLE_HOME=$CACHE/ansible
 
-ALL_STAGES="deps engine venv images unit lint build molecule"
+ALL_STAGES="deps engine venv images unit lint build molecule compat"
 STAGES=${*:-$ALL_STAGES}
 PASSED=() FAILED=() DOCKERD_PID=""
 START=$(date +%s)
@@ -123,6 +123,36 @@ build() {
   return $rc
 }
 
+# The other community.docker major: pip's `ansible` ships 4.x; 5.x comes as a built tarball in ../shared/collections/
+# (beside the checkout in CI). Installed offline into its own collections path, which comes first: the unit tests and
+# the cheapest scenario (platform) run against it.
+CD5_TARBALL=$ROOT/../shared/collections/community-docker-5.3.0.tar.gz
+compat() {
+  local path=$CACHE/cd5 found
+  if [ ! -f "$CD5_TARBALL" ]; then
+    echo "compat: $CD5_TARBALL is missing: put the built community.docker 5.3.0 there (see shared/collections/README.md)"
+    return 1
+  fi
+  if ! grep -qs '"version": "5.3.0"' "$path/ansible_collections/community/docker/MANIFEST.json"; then
+    rm -rf "$path"
+    ansible-galaxy collection install --offline -p "$path" "$CD5_TARBALL" >"$CACHE/cd5-install.log" 2>&1 \
+      || { tail -n 20 "$CACHE/cd5-install.log"; return 1; }
+  fi
+  export ANSIBLE_COLLECTIONS_PATH=$path:$ROOT/collections
+  found=$(ansible-doc --json community.docker.docker_container | python -c \
+    'import json, sys; print(next(iter(json.load(sys.stdin).values()))["doc"]["filename"])')
+  case $found in
+    "$path"/*) echo "community.docker from $path: $(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["collection_info"]["version"])' "$path/ansible_collections/community/docker/MANIFEST.json")";;
+    *) echo "compat: community.docker resolves to $found, not to $path"; unset ANSIBLE_COLLECTIONS_PATH; return 1;;
+  esac
+  local rc=0
+  python -m pytest tests/unit -q -p no:cacheprovider || rc=1
+  log "molecule scenario platform (community.docker 5.x)"
+  molecule test -s platform || rc=1
+  unset ANSIBLE_COLLECTIONS_PATH
+  return $rc
+}
+
 molecule_all() {
   local rc=0 s
   for s in molecule/*/molecule.yml; do
@@ -134,13 +164,14 @@ molecule_all() {
 }
 
 want deps && stage deps deps
-if want engine || want images || want molecule; then stage engine engine; fi
+if want engine || want images || want molecule || want compat; then stage engine engine; fi
 stage venv venv
 want images && stage images images
 want unit && stage unit unit
 want lint && stage lint lint
 want build && stage build build
 want molecule && stage molecule molecule_all
+want compat && stage compat compat
 
 log "done in $(( $(date +%s) - START )) s${FAILED:+; failed stages: ${FAILED[*]}}"
 echo "stages: ${#PASSED[@]} passed, ${#FAILED[@]} failed"

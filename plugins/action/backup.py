@@ -18,10 +18,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
-import hashlib
 import json
 import os
-import time
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
@@ -30,10 +28,10 @@ from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
-from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
 from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
-
-from ansible_collections.colima_services.devenv.plugins.module_utils._ops import HAS_DOCKER, DockerException, NotFound
+from ansible_collections.colima_services.devenv.plugins.module_utils._files import atomic_open, sha256_file  # noqa: F401
+from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
+from ansible_collections.colima_services.devenv.plugins.plugin_utils._plan import is_a
 
 
 class _Fail(Exception):
@@ -45,14 +43,6 @@ class _Fail(Exception):
 MONGO_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils", "_mongo_dump.py")
 
 
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -62,17 +52,14 @@ class ActionModule(ActionBase):
     def _connect(self, settings):
         self._s = settings
         try:
-            self._client = _ops.connect(settings, timeout=300)
-        except _ops.ConnectError as exc:
+            self._engine = dk.Engine(settings, timeout=300)
+        except dk.EngineUnavailable as exc:
             raise AnsibleActionFail(str(exc))
 
     def _container(self, component):
         """The running container of a component, inspected; fails naming it when it is missing or stopped."""
         name = self._s["container_prefix"] + component
-        try:
-            info = self._client.get_json("/containers/{0}/json", name)
-        except NotFound:
-            info = None
+        info = self._engine.container(name)
         if not info or not (info.get("State") or {}).get("Running"):
             raise _Fail("%s: container %s is %s. Bring it up first (run its role, or site.yml), then run this again."
                         % (component, name, "missing" if not info else (info.get("State") or {}).get("Status")))
@@ -80,9 +67,8 @@ class ActionModule(ActionBase):
 
     def _exec(self, info, argv, what, timeout=1800):
         try:
-            return _ops.exec_ok(self._client, info["Id"], argv, what, user=info["Config"].get("User") or "",
-                                timeout=timeout)
-        except _ops.ExecError as exc:
+            return self._engine.exec_ok(info["Id"], argv, what, user=info["Config"].get("User") or "", timeout=timeout)
+        except dk.ExecError as exc:
             raise _Fail(str(exc))
 
     def _workdir(self, info):
@@ -90,8 +76,9 @@ class ActionModule(ActionBase):
 
     def _cleanup(self, info):
         try:
-            _ops.exec_run(self._client, info["Id"], ["rm", "-rf", bk.WORK_DIR], user=info["Config"].get("User") or "")
-        except DockerException:
+            self._engine.exec_run(info["Id"], ["rm", "-rf", bk.WORK_DIR], "removing the work directory",
+                                  user=info["Config"].get("User") or "", timeout=120)
+        except dk.DockerError:
             pass
 
     def _vault_token(self, vault_dir):
@@ -114,23 +101,20 @@ class ActionModule(ActionBase):
 
     def _wait_healthy(self, name, extra_check=None, after="the restore"):
         """Until Docker says healthy (or running without a healthcheck) and extra_check() is true."""
-        deadline = time.time() + float(self._s.get("health_timeout", 120))
-        while time.time() < deadline:
-            info = self._client.get_json("/containers/{0}/json", name)
-            state = info.get("State") or {}
-            health = (state.get("Health") or {}).get("Status")
-            if state.get("Running") and health in (None, "healthy") and (extra_check is None or extra_check(info)):
-                return info
-            time.sleep(1)
+        try:
+            return self._engine.wait_healthy(name, float(self._s.get("health_timeout", 120)), check=extra_check,
+                                             give_up_on_exit=False)
+        except dk.NotHealthy:
+            pass
         raise _Fail("%s did not become healthy again within %s s after %s; look at its logs (docker logs %s) and run its "
                     "role to repair it" % (name, self._s.get("health_timeout"), after, name))
 
     def _stop(self, info):
-        self._client.post_call("/containers/{0}/stop", info["Id"], params={"t": 30})
+        self._engine.stop(info["Id"], timeout=30)
 
     def _start(self, info, after, extra_check=None):
         """Start the container again and wait until it is healthy (and extra_check() is true)."""
-        self._client.post_call("/containers/{0}/start", info["Id"])
+        self._engine.start(info["Id"])
         self._wait_healthy(info["Name"].lstrip("/"), extra_check, after)
 
     def _vault_storage(self, token):
@@ -170,19 +154,16 @@ class ActionModule(ActionBase):
         """Write one artefact (0600, atomically: a temporary name, then rename); returns (size, sha256)."""
         path = os.path.join(directory, relpath)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        tmp = path + ".part"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_open(path, mode=0o600) as handle:
             writer(handle)
-        os.rename(tmp, path)
         return os.path.getsize(path), sha256_file(path)
 
     def _fetch(self, info, path):
-        return lambda handle: _ops.get_file(self._client, info["Id"], path, handle)
+        return lambda handle: self._engine.get_file(info["Id"], path, handle)
 
     def _fetch_tar(self, info, path):
         """A writer of the archive endpoint's tar of a directory (works on a stopped container)."""
-        return lambda handle: _ops.get_archive(self._client, info["Id"], path, handle)
+        return lambda handle: self._engine.get_archive(info["Id"], path, handle)
 
     @staticmethod
     def _owner(info):
@@ -208,7 +189,7 @@ class ActionModule(ActionBase):
 
     def _vault_check(self, component):
         """For Vault, an extra health check: unsealed (after a restart it unseals itself with the keys it holds)."""
-        if component != "vault":
+        if not is_a(self._plan.get(component), "vault_server"):
             return None
         token = self._vault_token(self._vault_dir)
 
@@ -230,7 +211,7 @@ class ActionModule(ActionBase):
             with open(MONGO_SCRIPT, "rb") as handle:
                 script = handle.read()
             uid, gid = self._owner(info)
-            _ops.put_file(self._client, info["Id"], bk.MONGO_SCRIPT, script, mode=0o600, uid=uid, gid=gid)
+            self._engine.put_file(info["Id"], bk.MONGO_SCRIPT, script, mode=0o600, uid=uid, gid=gid)
         return tool
 
     def _mongo_user(self, component):
@@ -309,8 +290,6 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        if not HAS_DOCKER:
-            raise AnsibleActionFail("this action needs the community.docker collection (>= 3.6)")
         args = self._task.args
         self._plan, self._vault_url = args.get("plan") or {}, (args.get("vault_url") or "").rstrip("/")
         self._vault_dir = args.get("vault_dir") or ""
@@ -346,15 +325,15 @@ class ActionModule(ActionBase):
             data = bk.manifest(stamp, (self._s.get("labels") or {}).get(self._s.get("label_prefix", "") + ".instance"),
                                self._collection_version(), artefacts, args.get("vault_keys"))
             self._save(directory, bk.MANIFEST, lambda h: h.write(json.dumps(data, indent=2, sort_keys=True).encode()))
-        except (_Fail, _ops.ExecError) as exc:
+        except (_Fail, dk.ExecError) as exc:
             result.update(failed=True, msg="Backup failed; %s is incomplete and has no manifest (a restore refuses it): %s"
                                            % (directory, exc))
             return result
-        except DockerException as exc:
+        except dk.DockerError as exc:
             result.update(failed=True, msg="Backup failed: the Docker engine answered: %s" % exc)
             return result
         finally:
-            self._client.close()
+            self._engine.close()
         result.update(artefacts=[dict((k, a[k]) for k in ("component", "method", "file", "size", "sha256"))
                                  for a in artefacts],
                       msg="Backup written to %s: %s" % (directory, ", ".join(

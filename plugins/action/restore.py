@@ -21,8 +21,7 @@ from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.colima_services.devenv.plugins.action.backup import ActionModule as BackupAction, _Fail, sha256_file
 from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
-from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
-from ansible_collections.colima_services.devenv.plugins.module_utils._ops import DockerException, NotFound
+from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
 
 
 class ActionModule(BackupAction):
@@ -32,12 +31,12 @@ class ActionModule(BackupAction):
         with open(os.path.join(directory, relpath), "rb") as handle:
             content = handle.read()
         uid, gid = self._owner(info)
-        _ops.put_file(self._client, info["Id"], target, content, mode=0o600, uid=uid, gid=gid)
+        self._engine.put_file(info["Id"], target, content, mode=0o600, uid=uid, gid=gid)
 
     def _put_tar(self, info, path, parent):
         """Extract a tar (the archive endpoint's own layout) into parent in the container (which may be stopped)."""
         with open(path, "rb") as handle:
-            _ops.put_archive(self._client, info["Id"], parent, handle)
+            self._engine.put_archive(info["Id"], parent, handle)
 
     def _check_tar(self, component, path, top):
         try:
@@ -53,21 +52,10 @@ class ActionModule(BackupAction):
         no network) with the container's volumes, removed afterwards. Labelled like the environment's containers, so
         that a reset removes one left behind."""
         name = info["Name"].lstrip("/") + "-restore-helper"
-        try:
-            self._client.delete_call("/containers/{0}", name, params={"force": 1})
-        except NotFound:
-            pass
-        created = self._client.post_json_to_json("/containers/create", params={"name": name}, data={
-            "Image": info["Image"], "Entrypoint": bk.EMPTY_DIR + [path], "User": "0",
-            "Labels": dict(self._s.get("labels") or {}),
-            "HostConfig": {"VolumesFrom": [info["Id"]], "NetworkMode": "none"}})
-        try:
-            self._client.post_call("/containers/{0}/start", created["Id"])
-            code = self._client.post_to_json("/containers/{0}/wait", created["Id"]).get("StatusCode")
-            if code != 0:
-                raise _Fail("emptying %s in %s failed (helper container exit %s)" % (path, info["Name"].lstrip("/"), code))
-        finally:
-            self._client.delete_call("/containers/{0}", created["Id"], params={"force": 1})
+        code = self._engine.run_helper(name, info["Image"], bk.EMPTY_DIR + [path], labels=self._s.get("labels"),
+                                       volumes_from=[info["Id"]])
+        if code != 0:
+            raise _Fail("emptying %s in %s failed (helper container exit %s)" % (path, info["Name"].lstrip("/"), code))
 
     def _restore_volume(self, component, info, item, directory):
         """volume_tar: the volume at the backup's path emptied and written back while the container is stopped."""
@@ -77,10 +65,7 @@ class ActionModule(BackupAction):
                         "restored" % (component, path, item["file"]))
         local = os.path.join(directory, item["file"])
         self._check_tar(component, local, path.rstrip("/").rsplit("/", 1)[-1])
-        try:
-            self._client._raise_for_status(self._client._head(
-                self._client._url("/containers/{0}/archive", info["Id"]), params={"path": "/bin/sh"}))
-        except NotFound:
+        if self._engine.stat(info["Id"], "/bin/sh") is None:
             raise _Fail("%s: its image has no /bin/sh to empty the volume with before the restore; nothing of it was "
                         "restored. Restore %s by hand (docker volume rm and recreate, then docker cp)" % (component, path))
         self._stop(info)
@@ -127,7 +112,7 @@ class ActionModule(BackupAction):
                 self._wait_healthy(info["Name"].lstrip("/"))
             elif method == "redis_rdb":
                 self._exec(info, bk.REDIS_RESTORE + [target], "placing the RDB")
-                self._client.post_call("/containers/{0}/restart", info["Id"], params={"t": 10})
+                self._engine.restart(info["Id"], timeout=10)
                 self._restarted.append(info["Name"].lstrip("/"))
             else:
                 raise _Fail("%s: unknown backup method %r in the manifest; nothing of it was restored" % (component, method))
@@ -135,8 +120,8 @@ class ActionModule(BackupAction):
             self._cleanup(info)
 
     def _cluster_ok(self, info):
-        code, out, _err = _ops.exec_run(self._client, info["Id"], bk.REDIS_CLUSTER_STATE,
-                                        user=info["Config"].get("User") or "", timeout=10)
+        code, out, _err = self._engine.exec_run(info["Id"], bk.REDIS_CLUSTER_STATE, "reading the cluster state",
+                                                user=info["Config"].get("User") or "", timeout=10)
         return code == 0 and to_text(out).strip() == "ok"
 
     def _run(self, result, args):
@@ -177,13 +162,13 @@ class ActionModule(BackupAction):
                 self._restore_one(item, directory)
             for name in self._restarted:
                 self._wait_healthy(name, self._cluster_ok)
-        except (_Fail, _ops.ExecError) as exc:
+        except (_Fail, dk.ExecError) as exc:
             result.update(failed=True, msg="Restore failed part way (%s): %s" % (item["file"], exc))
             return result
-        except DockerException as exc:
+        except dk.DockerError as exc:
             result.update(failed=True, msg="Restore failed: the Docker engine answered: %s" % exc)
             return result
         finally:
-            self._client.close()
+            self._engine.close()
         result["msg"] = "Restored from %s: %s" % (directory, ", ".join(planned))
         return result

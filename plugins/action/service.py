@@ -3,8 +3,8 @@
 # MIT License (see LICENSE)
 """Action for colima_services.devenv.service: one reconcile step per service container.
 
-Reads the state through the Docker API in this process (container, image, the files inside the
-container) and compares it with the spec. When nothing differs and the container is healthy it
+Reads the state through the Docker API in this process (plugin_utils/_docker.py: container, image, the
+files inside the container) and compares it with the spec. When nothing differs and the container is healthy it
 starts no module at all. Otherwise it runs the community.docker modules (docker_image_pull,
 docker_image, docker_volume, docker_container, docker_container_copy_into) for what differs.
 The logic that needs no I/O is in module_utils/_reconcile.py.
@@ -14,10 +14,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import io
 import json
 import os
-import tarfile
 import time
 
 from ansible.errors import AnsibleActionFail
@@ -26,7 +24,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _reconcile as rc
-from ansible_collections.colima_services.devenv.plugins.module_utils._vault import atomic_write
+from ansible_collections.colima_services.devenv.plugins.module_utils._files import atomic_write
 from ansible_collections.colima_services.devenv.plugins.module_utils._recipe import recipe_hash
 
 from ansible import constants as C
@@ -37,41 +35,13 @@ except ImportError:  # ansible-core < 2.19
     def trust_as_template(value):
         return value
 
-from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
-from ansible_collections.colima_services.devenv.plugins.module_utils._ops import DockerException, NotFound
-
-try:
-    from ansible_collections.community.docker.plugins.module_utils.copy import (
-        put_file_content, stat_file, _execute_command)
-    HAS_DOCKER = _ops.HAS_DOCKER
-except ImportError:  # reported when the action runs
-    HAS_DOCKER = False
+from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
 
 display = Display()
 
 
 class _Fail(Exception):
     pass
-
-
-class _Stream(io.RawIOBase):
-    """A file object over the chunks of a streamed response (tarfile reads the archive as it comes)."""
-
-    def __init__(self, chunks):
-        self._chunks, self._buffer = iter(chunks), b""
-
-    def readable(self):
-        return True
-
-    def readinto(self, target):
-        while not self._buffer:
-            try:
-                self._buffer = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(target), len(self._buffer))
-        target[:size], self._buffer = self._buffer[:size], self._buffer[size:]
-        return size
 
 
 class ActionModule(ActionBase):
@@ -91,14 +61,8 @@ class ActionModule(ActionBase):
             raise _Fail("%s: %s" % (name.rsplit(".", 1)[-1], to_text(result.get("msg", "failed")).strip()))
         return result
 
-    def _get(self, path, *fmt):
-        try:
-            return self._client.get_json(path, *fmt)
-        except NotFound:
-            return None
-
     def _image_id(self, ref):
-        info = self._get("/images/{0}/json", ref) if ref else None
+        info = self._engine.image(ref)
         return info["Id"] if info else None
 
     # ---- image ---------------------------------------------------------------------------
@@ -261,108 +225,38 @@ class ActionModule(ActionBase):
                 pass
             atomic_write(path, item["content"], mode=0o600)
 
-    def _archive(self, container, path, wanted, out):
-        """Read the archive of path (a file or a directory) and keep the regular files named in wanted."""
-        try:
-            stream = self._client.get_raw_stream("/containers/{0}/archive", container, params={"path": path},
-                                                 headers={"Accept-Encoding": "identity"})
-        except NotFound:
-            return
-        base = os.path.dirname(path.rstrip("/")) or "/"
-        with tarfile.open(fileobj=_Stream(stream), mode="r|") as tar:
-            for member in tar:
-                name = os.path.join(base, member.name)
-                if name in wanted and member.isfile():
-                    out[name] = {"content": tar.extractfile(member).read(), "mode": member.mode,
-                                 "owner": member.uid, "group": member.gid}
-
-    def _container_files(self, container, paths):
-        """{path: {content, mode, owner, group} or None}: one archive request per directory, and one per file
-        only for what that did not find (a directory behind a symlink, say)."""
-        out = dict((path, None) for path in paths)
-        for directory in sorted(set(os.path.dirname(p) for p in paths)):
-            self._archive(container, directory, out, out)
-        for path in [p for p in paths if out[p] is None]:
-            self._archive(container, path, {path: None}, out)
-        return out
-
-    def _ensure_dirs(self, container, paths):
-        """Create the directories of these files that the container lacks (root, 0755), in one upload: the image need
-        not have them (the upstream Traefik image has no /etc/traefik). Existing directories are left as they are."""
-        missing = []
-        for directory in sorted(set(os.path.dirname(p) for p in paths)):
-            while directory not in ("", "/") and directory not in missing:
-                if stat_file(self._client, container, directory)[1] is not None:
-                    break
-                missing.append(directory)
-                directory = os.path.dirname(directory)
-        if not missing:
-            return
-        data = io.BytesIO()
-        with tarfile.open(fileobj=data, mode="w") as tar:
-            for directory in sorted(missing):
-                info = tarfile.TarInfo(directory.lstrip("/"))
-                info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, 0, 0
-                tar.addfile(info)
-        self._client._raise_for_status(self._client._put(self._client._url("/containers/{0}/archive", container),
-                                                         params={"path": "/"}, data=data.getvalue()))
-
     def _validate(self, container, item):
         """Check a new file with the service's own tool inside the running container (promtool check config %s)
         before it replaces the one in use: staged next to it, checked, then removed."""
         staged = item["dest"] + ".devenv-check"
-        put_file_content(self._client, container, item["content"], staged, item["owner"], item["group"], item["mode"])
+        self._engine.put_file(container, staged, item["content"], item["mode"], item["owner"], item["group"])
         argv = [staged if arg == "%s" else arg for arg in item["validate"]]
-        rc_, out, err = _execute_command(self._client, container, argv)
-        _execute_command(self._client, container, ["rm", "-f", staged])
+        try:
+            rc_, out, err = self._engine.exec_run(container, argv, "checking the new %s" % item["dest"], timeout=120)
+        finally:
+            self._engine.exec_run(container, ["rm", "-f", staged], "removing %s" % staged, timeout=30)
         if rc_ != 0:
             detail = "" if item["secret"] else ": " + to_text(out + err, errors="replace").strip()[-1500:]
             raise _Fail("the new %s does not pass `%s` (exit %s); the file in use is unchanged%s"
                         % (item["dest"], " ".join(item["validate"]), rc_, detail))
 
     # ---- health --------------------------------------------------------------------------
-    def _probe(self, name, argv, timeout):
-        """Run the container's own healthcheck command once (docker exec); True when it exits 0."""
-        exec_id = self._client.post_json_to_json("/containers/{0}/exec", name, data={
-            "AttachStdout": False, "AttachStderr": False, "Tty": False, "Cmd": argv})["Id"]
-        self._client.post_json_to_text("/exec/{0}/start", exec_id, data={"Detach": True, "Tty": False})
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            info = self._client.get_json("/exec/{0}/json", exec_id)
-            if not info.get("Running"):
-                return info.get("ExitCode") == 0
-            time.sleep(0.2)
-        return False
-
     def _wait(self, name, ready, healthcheck=None):
         """Until Docker says healthy (or running, per ready). Docker runs the first check only one interval
         after the start (engines before API 1.44 have no start_interval), so meanwhile the container's own
         check is run here every second: when it passes, the service answers, as Docker will soon say too."""
-        deadline = time.time() + float(self._settings["health_timeout"])
-        argv = rc.healthcheck_argv(healthcheck) if ready == "healthy" else None
-        info = None
-        while True:
-            info = self._get("/containers/{0}/json", name) or {}
-            health = rc.health_of(info.get("State"), ready)
-            if health == "healthy":
-                return
-            if health == "failed" or time.time() >= deadline:
-                break
-            if argv and (info.get("State") or {}).get("Running"):
-                try:
-                    if self._probe(name, argv, min(30.0, max(1.0, deadline - time.time()))):
-                        return
-                except DockerException:
-                    pass  # e.g. the container stopped meanwhile: the state above tells
-            time.sleep(1)
+        probe = rc.healthcheck_argv(healthcheck) if ready == "healthy" else None
+        try:
+            self._engine.wait_healthy(name, self._settings["health_timeout"], ready=ready, probe=probe)
+            return
+        except dk.NotHealthy as exc:
+            info = exc.info
         state = info.get("State") or {}
         log = (state.get("Health") or {}).get("Log") or [{}]
         lines = int(self._settings["log_lines"])
         try:
-            raw = self._client._result(self._client._get(self._client._url("/containers/{0}/logs", name),
-                                                         params={"stdout": 1, "stderr": 1, "tail": lines}), binary=True)
-            out, err = rc.demux_logs(raw)
-        except DockerException as exc:
+            out, err = self._engine.logs(name, lines)
+        except dk.DockerError as exc:
             out, err = "", "(logs unavailable: %s)" % exc
         raise _Fail(
             "%s (%s) did not become healthy within %s s:\nstate %s, health %s.\nLast health check: %s\n"
@@ -376,9 +270,9 @@ class ActionModule(ActionBase):
     # ---- main ----------------------------------------------------------------------------
     def _connect(self):
         try:
-            self._client = _ops.connect(self._settings, timeout=60)
-        except _ops.ConnectError as exc:
-            raise AnsibleActionFail(str(exc))
+            self._engine = dk.Engine(self._settings, timeout=60)
+        except dk.EngineUnavailable as exc:
+            raise AnsibleActionFail("%s: %s" % (self._component or "devenv_service", exc))
 
     def _wait_for(self, pending):
         """Wait for containers started earlier without waiting (wait=false), one after the other."""
@@ -392,25 +286,17 @@ class ActionModule(ActionBase):
             if not self._modules and not self._wrote:
                 result["changed"] = False  # refused before anything was written (a file that failed its validate)
             result.update(failed=True, msg=str(exc))
-        except DockerException as exc:
+        except dk.DockerError as exc:
             result.update(failed=True, msg="%s: the Docker engine at %s answered: %s"
                                            % (self._component, self._settings["docker_host"], exc))
         finally:
-            self._client.close()
+            self._engine.close()
         return result
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        if not HAS_DOCKER:
-            raise AnsibleActionFail("colima_services.devenv.service needs the community.docker collection (>= 3.6)")
-        args = self._task.args
-        if args.get("wait_for") is not None:
-            self._settings = args.get("settings") or {}
-            self._connect()
-            result.update(self._wait_for(args["wait_for"]))
-            return result
+    def _checked_args(self, args):
+        """spec and entry of the step (settings kept); AnsibleActionFail naming the field when they are unusable."""
         spec, entry, self._settings = args.get("spec") or {}, args.get("entry") or {}, args.get("settings") or {}
-        self._component = spec.get("component")
+        self._component = spec.get("component") if isinstance(spec, dict) else None
         problems = rc.check_spec(spec)
         if problems:
             raise AnsibleActionFail("devenv_service for %s: %s." % (self._component or "?", "; ".join(problems)))
@@ -418,125 +304,124 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("Component '%s' has no entry with an ip in devenv_components. Add one with its ip "
                                     "and ports (see roles/devenv/defaults/main.yml and docs/registry.md)."
                                     % self._component)
+        return spec, entry
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args = self._task.args
+        if args.get("wait_for") is not None:
+            self._settings, self._component = args.get("settings") or {}, None
+            self._connect()
+            result.update(self._wait_for(args["wait_for"]))
+            return result
+        spec, entry = self._checked_args(args)
         self._modules, self._actions, self._wrote = [], [], False
-        s = self._settings
-        name = s["container_prefix"] + self._component
-        create_only = bool(s.get("create_only"))
-        result.update(changed=False, container=name, status="deployed", modules=self._modules, actions=self._actions)
+        name = self._settings["container_prefix"] + self._component
+        result.update(changed=False, container=name, status="created" if self._settings.get("create_only") else "deployed",
+                      modules=self._modules, actions=self._actions)
         self._connect()
         try:
-            ref, image_id, why = self._resolve_image(spec, task_vars)
-            result["image"] = ref
-            if not ref:
-                msg = "%s cannot run: %s." % (self._component, why)
-                if s.get("require_all"):
-                    raise _Fail(msg + " Make the image available (docker pull / docker load), or set "
-                                "devenv_require_all_components: false to skip it.")
-                display.warning("SKIPPED %s It is reported as unavailable. Set devenv_require_all_components: true "
-                                "to make this an error." % msg)
-                result.update(status="unavailable", msg=msg)
-                return result
-            if create_only:
-                result["status"] = "created"
-
-            files = self._wanted_files(spec, task_vars, args.get("template_dir") or "")
-            options = rc.container_options(spec, entry, s)
-            config_hash, fields = rc.spec_hashes(options, image_id or ref)
-            options["labels"][s["label_prefix"] + "." + rc.HASH_LABEL] = config_hash
-            options["labels"][s["label_prefix"] + "." + rc.FIELDS_LABEL] = json.dumps(fields, sort_keys=True,
-                                                                                      separators=(",", ":"))
-            options["image"] = ref
-            if not self._task.check_mode:
-                self._keep_host_copies(files, os.path.join(s["home"], "services", self._component))
-
-            current = self._get("/containers/{0}/json", name)
-            recreate = current is None or (current["Config"].get("Labels") or {}).get(
-                s["label_prefix"] + "." + rc.HASH_LABEL) != config_hash or image_id is None
-            diff_lines = []
-            if current is None:
-                diff_lines.append("container %s: missing" % name)
-            elif recreate:
-                diff_lines.append("container spec: %s" % ", ".join(
-                    rc.changed_fields(current["Config"].get("Labels"), s["label_prefix"], fields) or ["(unknown)"]))
-            stale = []
-            have = {} if recreate else self._container_files(name, [item["dest"] for item in files])
-            for item in files:
-                reason = "container recreated" if recreate else rc.file_differs(item, have.get(item["dest"]))
-                if reason:
-                    stale.append(item)
-                    if not recreate:
-                        diff_lines.append("file %s: %s" % (item["dest"], reason))
-            state = (current or {}).get("State") or {}
-            running = state.get("Running") and state.get("Status") == "running"
-            needs_start = not create_only and (recreate or not running or bool(stale))
-            if not create_only and not recreate and not stale and running and rc.health_of(state, spec.get("ready", "healthy")) == "starting":
-                self._wait(name, spec.get("ready", "healthy"), spec.get("healthcheck"))
-            if not recreate and not stale and not needs_start:
-                return result
-
-            if not diff_lines:
-                diff_lines.append("container %s: %s" % (name, "not running" if not running else "restart"))
-            result["changed"] = True
-            result["diff"] = {"before_header": name, "after_header": name,
-                              "before": "", "after": "\n".join(diff_lines) + "\n"}
-            self._actions.extend(diff_lines)
-            if self._task.check_mode:
-                return result
-
-            for volume in spec.get("volumes") or []:
-                vname = s["volume_prefix"] + volume["name"]
-                if self._get("/volumes/{0}", vname) is None:
-                    vlabels = dict(s["labels"])
-                    vlabels[s["label_prefix"] + ".component"] = self._component
-                    self._module("community.docker.docker_volume", {"name": vname, "labels": vlabels}, task_vars)
-            created = False
-            if recreate:
-                created = self._module("community.docker.docker_container", dict(options, state="present"),
-                                       task_vars).get("changed", False)
-            # The files that differ (all of them in a new container), written with community.docker's own copy
-            # helper (the code behind docker_container_copy_into), in this process: one archive upload each.
-            if stale and running and not recreate and not create_only:
-                for item in stale:
-                    if item["validate"]:
-                        self._validate(name, item)
-            if stale:
-                self._wrote = True
-                self._ensure_dirs(name, [item["dest"] for item in stale])
-            for item in stale:
-                put_file_content(self._client, name, item["content"], item["dest"], item["owner"], item["group"],
-                                 item["mode"])
-            copied = bool(stale)
-            if not create_only:
-                # The strongest of what the changed files ask for: restart, else a signal, else nothing (watched).
-                modes = set(item["reload"] for item in stale)
-                reload = "restart" if "restart" in modes else (sorted(modes - {"watch"}) or ["watch"])[0]
-                if copied and not created and running and reload == "watch":
-                    # The service watches its files (Traefik's file provider): the new ones are live already.
-                    self._actions.append("%s picks the new files up by itself" % name)
-                elif copied and not created and running and reload != "restart":
-                    self._client.post_call("/containers/{0}/kill", name, params={"signal": reload})
-                    self._actions.append("sent %s to %s" % (reload, name))
-                elif copied and not created and running:
-                    self._client.post_call("/containers/{0}/restart", name, params={"t": 10})
-                    self._actions.append("restarted %s" % name)
-                elif not created and running:
-                    pass
-                else:
-                    self._client.post_call("/containers/{0}/start", name)
-                    self._actions.append("started %s" % name)
-                pending = {"component": self._component, "container": name, "ready": spec.get("ready", "healthy"),
-                           "healthcheck": spec.get("healthcheck")}
-                if args.get("wait", True):
-                    self._wait(name, pending["ready"], pending["healthcheck"])
-                else:
-                    # Started; the play waits for it later, with the others it started (parallel start).
-                    result["pending"] = pending
+            self._reconcile(spec, entry, name, args, task_vars, result)
         except _Fail as exc:
             if not self._modules and not self._wrote:
                 result["changed"] = False  # refused before anything was written (a file that failed its validate)
             result.update(failed=True, msg="%s: %s" % (self._component, exc) if not str(exc).startswith(self._component) else str(exc))
-        except DockerException as exc:
-            result.update(failed=True, msg="%s: the Docker engine at %s answered: %s" % (self._component, s["docker_host"], exc))
+        except dk.DockerError as exc:
+            result.update(failed=True, msg="%s: the Docker engine at %s answered: %s"
+                                           % (self._component, self._settings["docker_host"], exc))
         finally:
-            self._client.close()
+            self._engine.close()
         return result
+
+    def _reconcile(self, spec, entry, name, args, task_vars, result):
+        """Resolve the image, decide (rc.decide) and do what the decision says."""
+        ref, image_id, why = self._resolve_image(spec, task_vars)
+        result["image"] = ref
+        if not ref:
+            self._unavailable(why, result)
+            return
+        files = self._wanted_files(spec, task_vars, args.get("template_dir") or "")
+        options, want = self._wanted(spec, entry, name, ref, image_id, files)
+        if not self._task.check_mode:
+            self._keep_host_copies(files, os.path.join(self._settings["home"], "services", self._component))
+        container = self._engine.container(name)
+        decision = rc.decide(want, container, lambda paths: self._engine.read_files(name, paths))
+        if decision.action == "wait":
+            self._wait(name, want["ready"], spec.get("healthcheck"))
+        if decision.action in ("none", "wait"):
+            return
+        result.update(changed=True, diff={"before_header": name, "after_header": name, "before": "",
+                                          "after": "\n".join(decision.diff) + "\n"})
+        self._actions.extend(decision.diff)
+        if self._task.check_mode:
+            return
+        self._apply(decision, name, spec, options, container, task_vars)
+        if want["create_only"]:
+            return
+        pending = {"component": self._component, "container": name, "ready": want["ready"],
+                   "healthcheck": spec.get("healthcheck")}
+        if args.get("wait", True):
+            self._wait(name, pending["ready"], pending["healthcheck"])
+        else:
+            result["pending"] = pending  # started; the play waits for it later, with the others (parallel start)
+
+    def _unavailable(self, why, result):
+        msg = "%s cannot run: %s." % (self._component, why)
+        if self._settings.get("require_all"):
+            raise _Fail(msg + " Make the image available (docker pull / docker load), or set "
+                        "devenv_require_all_components: false to skip it.")
+        display.warning("SKIPPED %s It is reported as unavailable. Set devenv_require_all_components: true "
+                        "to make this an error." % msg)
+        result.update(status="unavailable", msg=msg)
+
+    def _wanted(self, spec, entry, name, ref, image_id, files):
+        """The docker_container options (with the config-hash labels) and what rc.decide compares."""
+        s = self._settings
+        options = rc.container_options(spec, entry, s)
+        config_hash, fields = rc.spec_hashes(options, image_id or ref)
+        options["labels"][s["label_prefix"] + "." + rc.HASH_LABEL] = config_hash
+        options["labels"][s["label_prefix"] + "." + rc.FIELDS_LABEL] = json.dumps(fields, sort_keys=True,
+                                                                                  separators=(",", ":"))
+        options["image"] = ref
+        return options, {"name": name, "config_hash": config_hash, "fields": fields, "image_id": image_id,
+                         "label_prefix": s["label_prefix"], "files": files, "ready": spec.get("ready", "healthy"),
+                         "create_only": bool(s.get("create_only"))}
+
+    def _apply(self, decision, name, spec, options, container, task_vars):
+        """Volumes, the container (recreate), the files that differ, then start or reload (not create-only)."""
+        for volume in spec.get("volumes") or []:
+            vname = self._settings["volume_prefix"] + volume["name"]
+            if self._engine.volume(vname) is None:
+                vlabels = dict(self._settings["labels"])
+                vlabels[self._settings["label_prefix"] + ".component"] = self._component
+                self._module("community.docker.docker_volume", {"name": vname, "labels": vlabels}, task_vars)
+        created = False
+        if decision.action == "recreate":
+            created = self._module("community.docker.docker_container", dict(options, state="present"),
+                                   task_vars).get("changed", False)
+        if decision.action == "copy" and decision.reload is not None:
+            for item in decision.stale:
+                if item["validate"]:
+                    self._validate(name, item)
+        if decision.stale:
+            # Written in this process through the archive endpoint: one upload each.
+            self._wrote = True
+            self._engine.ensure_dirs(name, [item["dest"] for item in decision.stale])
+            for item in decision.stale:
+                self._engine.put_file(name, item["dest"], item["content"], item["mode"], item["owner"], item["group"])
+        if not self._settings.get("create_only"):
+            self._bring_up(decision, name, created, rc.is_running((container or {}).get("State")))
+
+    def _bring_up(self, decision, name, created, was_running):
+        """Start the container, or make the running one take its new files (restart, a signal, or nothing)."""
+        if decision.action == "copy" and decision.reload == "watch":
+            self._actions.append("%s picks the new files up by itself" % name)  # Traefik's file provider
+        elif decision.action == "copy" and decision.reload != "restart":
+            self._engine.kill(name, decision.reload)
+            self._actions.append("sent %s to %s" % (decision.reload, name))
+        elif decision.action == "copy":
+            self._engine.restart(name, timeout=10)
+            self._actions.append("restarted %s" % name)
+        elif created or not was_running:
+            self._engine.start(name)
+            self._actions.append("started %s" % name)

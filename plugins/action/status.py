@@ -16,16 +16,14 @@ import datetime
 import json
 
 from ansible.errors import AnsibleActionFail
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.urls import open_url
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
-from ansible_collections.colima_services.devenv.plugins.module_utils import _ops
+from ansible_collections.colima_services.devenv.plugins.module_utils import _vault
 from ansible_collections.colima_services.devenv.plugins.module_utils._reconcile import healthcheck_argv
-
-from ansible_collections.colima_services.devenv.plugins.module_utils._ops import HAS_DOCKER, DockerException, NotFound
+from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
+from ansible_collections.colima_services.devenv.plugins.plugin_utils._plan import is_a
 
 display = Display()
 
@@ -41,26 +39,21 @@ class ActionModule(ActionBase):
     _requires_connection = False
     _VALID_ARGS = frozenset(("plan", "settings", "vault_url", "create_only", "format"))
 
-    def _inspect(self, path, *args):
-        try:
-            return self._client.get_json(path, *args)
-        except NotFound:
-            return None
-
     def _vault(self, url):
+        """sealed (or not initialised) and the version, from sys/health through the vault modules' own client."""
+        if not _vault.HAS_HVAC:
+            return {"error": "the Python package hvac is missing on the controller (pip install hvac)"}
         try:
-            with open_url(url.rstrip("/") + "/v1/sys/health?standbyok=true&sealedcode=200&uninitcode=200",
-                          timeout=5, validate_certs=True) as response:
-                health = json.loads(response.read())
-            return {"sealed": bool(health.get("sealed")) or not health.get("initialized"),
-                    "version": health.get("version") or None}
-        except (HTTPError, URLError, ValueError, OSError) as exc:
-            return {"error": "API %s: %s" % (url, getattr(exc, "reason", exc))}
+            health = _vault.VaultApi(_vault.connect({"url": url.rstrip("/"), "timeout": 5}), url).wait_for_api(5)
+        except _vault.VaultError as exc:
+            return {"error": str(exc)}
+        return {"sealed": bool(health.get("sealed")) or not health.get("initialized"),
+                "version": health.get("version") or None}
 
     def _redis(self, name):
         try:
-            code, out, err = _ops.exec_run(self._client, name, REDIS_INFO, timeout=10)
-        except DockerException as exc:
+            code, out, err = self._engine.exec_run(name, REDIS_INFO, "cluster info", timeout=10)
+        except dk.DockerError as exc:
             return {"error": "cluster info: %s" % exc}
         info = st.cluster_info(out.decode("utf-8", "replace"))
         if code != 0 or "cluster_state" not in info:
@@ -72,14 +65,12 @@ class ActionModule(ActionBase):
         if not argv:
             return False
         try:
-            return _ops.exec_run(self._client, name, argv, timeout=10)[0] == 0
-        except DockerException:
+            return self._engine.exec_run(name, argv, "the healthcheck", timeout=10)[0] == 0
+        except dk.DockerError:
             return False
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
-        if not HAS_DOCKER:
-            raise AnsibleActionFail("colima_services.devenv.status needs the community.docker collection (>= 3.6)")
         args = self._task.args
         plan, settings = args.get("plan") or {}, args.get("settings") or {}
         fmt = args.get("format") or "table"
@@ -89,36 +80,35 @@ class ActionModule(ActionBase):
         prefix, label = settings.get("container_prefix", "dev-"), settings.get("label_prefix", "io.colima-services")
         instance = (settings.get("labels") or {}).get(label + ".instance", "default")
         try:
-            self._client = _ops.connect(settings, timeout=30)
-        except _ops.ConnectError as exc:
+            self._engine = dk.Engine(settings, timeout=30)
+        except dk.EngineUnavailable as exc:
             raise AnsibleActionFail(str(exc))
         now = datetime.datetime.now(datetime.timezone.utc)
         rows, images = [], {}
         try:
-            listed = self._client.get_json("/containers/json", params={
-                "all": 1, "filters": json.dumps({"label": ["%s.instance=%s" % (label, instance)]})})
+            listed = self._engine.containers({label + ".instance": instance})
             ours = dict(((c.get("Names") or ["/"])[0].lstrip("/"), c) for c in listed)
             for component in sorted(c for c in plan if plan[c].get("enabled", True)):
                 name = prefix + component
-                container = self._inspect("/containers/{0}/json", name) if name in ours else None
+                container = self._engine.container(name) if name in ours else None
                 extra = {"urls": st.urls(component, plan, settings.get("bind_address", "127.0.0.1"))}
                 running = bool(container and (container.get("State") or {}).get("Running"))
                 image_id = (container or {}).get("Image")
                 if image_id and image_id not in images:
-                    images[image_id] = self._inspect("/images/{0}/json", image_id)
+                    images[image_id] = self._engine.image(image_id)
                 if running and ((container.get("State") or {}).get("Health") or {}).get("Status") == "starting":
                     # Docker runs its first check one interval after the start: run the container's own check now.
                     extra["probe"] = self._probe(name, container)
-                if component == "vault" and running and args.get("vault_url"):
+                if is_a(plan[component], "vault_server") and running and args.get("vault_url"):
                     extra.update(self._vault(args["vault_url"]))
-                if plan[component].get("backup", {}).get("method") == "redis_rdb" and running:
+                if is_a(plan[component], "redis_node") and running:
                     extra.update(self._redis(name))
                 rows.append(st.row(component, plan[component], container, images.get(image_id), now,
                                    create_only=component in create_only, extra=extra))
-        except DockerException as exc:
+        except dk.DockerError as exc:
             raise AnsibleActionFail("The Docker engine at %s answered: %s" % (settings.get("docker_host"), exc))
         finally:
-            self._client.close()
+            self._engine.close()
         disabled = sorted(c for c in plan if not plan[c].get("enabled", True))
         lines = st.table(rows, disabled)
         verdict = st.verdict(rows)

@@ -5,8 +5,8 @@
 
 It turns a service spec (plain data) and the component's registry entry into the options of
 community.docker.docker_container, hashes them (with the image ID) into the config-hash label,
-lists the files that go into the container, and compares them with what the container holds.
-No I/O here, so that it can be tested on its own.
+lists the files that go into the container, compares them with what the container holds, and decides
+what the step does (decide). No I/O here, so that it can be tested on its own.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -222,15 +222,77 @@ def healthcheck_argv(healthcheck):
     return list(test)
 
 
-def demux_logs(data):
-    """Split Docker's multiplexed log stream (8-byte frame headers) into (stdout, stderr) text."""
-    out, err, pos = [], [], 0
-    if data[:1] not in (b"\x00", b"\x01", b"\x02"):
-        return data.decode("utf-8", "replace"), ""  # a TTY container: raw stream
-    while pos + 8 <= len(data):
-        stream = data[pos]
-        size = int.from_bytes(data[pos + 4:pos + 8], "big")
-        chunk = data[pos + 8:pos + 8 + size]
-        (err if stream == 2 else out).append(chunk)
-        pos += 8 + size
-    return b"".join(out).decode("utf-8", "replace"), b"".join(err).decode("utf-8", "replace")
+# ---- the decision -----------------------------------------------------------------------
+# What a reconcile step does, from the wanted state and the container's:
+#   none      everything is right (and healthy, or running when ready: running)
+#   wait      everything is right but the container is still starting: wait until it is healthy
+#   recreate  no container, or its spec or image changed: (re)create it, write every file, start it
+#   start     the container is stopped: write the files that differ, start it
+#   copy      the container runs: write the files that differ, then reload (restart, a signal, or nothing
+#             when the service watches its files; None for a create-only container, which is never started)
+ACTIONS = ("none", "wait", "recreate", "start", "copy")
+
+
+class Decision(object):
+    """action (one of ACTIONS), the files to write (stale), how a running container takes them (reload) and the
+    diff lines that say why."""
+
+    def __init__(self, action, stale=(), reload=None, diff=()):
+        self.action, self.stale, self.reload, self.diff = action, list(stale), reload, list(diff)
+
+    def __repr__(self):
+        return "Decision(%r, %d stale, reload=%r)" % (self.action, len(self.stale), self.reload)
+
+
+def recreate_reason(name, container, config_hash, fields, image_id, label_prefix):
+    """None when the container matches the spec and the image; else the diff line that says why not."""
+    if container is None:
+        return "container %s: missing" % name
+    labels = (container.get("Config") or {}).get("Labels") or {}
+    if labels.get(label_prefix + "." + HASH_LABEL) != config_hash or image_id is None:
+        return "container spec: %s" % ", ".join(changed_fields(labels, label_prefix, fields) or ["(unknown)"])
+    return None
+
+
+def reload_of(stale):
+    """The strongest of what the changed files ask for: restart, else a signal, else watch (the service reads
+    its files itself)."""
+    modes = set(item["reload"] for item in stale)
+    return "restart" if "restart" in modes else (sorted(modes - {"watch"}) or ["watch"])[0]
+
+
+def is_running(state):
+    state = state or {}
+    return bool(state.get("Running")) and state.get("Status") == "running"
+
+
+def decide(want, container, read_files):
+    """The Decision for one service container.
+
+    want: name, config_hash, fields, image_id, label_prefix, files (each with dest, content, mode, owner, group,
+    reload), ready, create_only. container: its inspect or None. read_files(paths) -> {path: have or None}: what
+    the container holds, read only when the container is kept.
+    """
+    files = want["files"]
+    reason = recreate_reason(want["name"], container, want["config_hash"], want["fields"], want["image_id"],
+                             want["label_prefix"])
+    if reason:
+        return Decision("recreate", files, None, [reason])
+    have = read_files([item["dest"] for item in files]) if files else {}
+    stale, diff = [], []
+    for item in files:
+        why = file_differs(item, have.get(item["dest"]))
+        if why:
+            stale.append(item)
+            diff.append("file %s: %s" % (item["dest"], why))
+    state = container.get("State") or {}
+    running = is_running(state)
+    if want["create_only"]:
+        return Decision("copy", stale, None, diff) if stale else Decision("none")
+    if not running:
+        return Decision("start", stale, None, diff or ["container %s: not running" % want["name"]])
+    if stale:
+        return Decision("copy", stale, reload_of(stale), diff)
+    if health_of(state, want["ready"]) == "starting":
+        return Decision("wait")
+    return Decision("none")

@@ -16,8 +16,9 @@ __metaclass__ = type
 import json
 import os
 import re
-import tempfile
 import time
+
+from ansible_collections.colima_services.devenv.plugins.module_utils import _files
 
 try:
     import hvac  # noqa: F401  (imported for HAS_HVAC; the client is built in connect())
@@ -88,34 +89,11 @@ def duration_seconds(value):
 
 
 def atomic_write(path, content, mode=0o600, overwrite=True):
-    """Write content to path via a temp file in the same directory and a rename.
-
-    The file never exists with a wider mode or partial content. With overwrite=False
-    an existing file is left alone and VaultError is raised.
-    """
-    path = os.path.expanduser(path)
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        os.makedirs(directory, mode=0o700)
-    if not overwrite and os.path.exists(path):
-        raise VaultError("Refusing to overwrite %s." % path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
+    """_files.atomic_write (the one implementation), its FileError raised as VaultError for the modules."""
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb" if isinstance(content, bytes) else "w") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.rename(tmp, path)
-        else:
-            # link() fails if the target appeared meanwhile: never clobber a file we did not see.
-            os.link(tmp, path)
-            os.unlink(tmp)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise VaultError("Cannot write %s: %s" % (path, exc.strerror or exc))
+        _files.atomic_write(path, content, mode=mode, overwrite=overwrite)
+    except _files.FileError as exc:
+        raise VaultError(str(exc))
 
 
 def read_text(path):

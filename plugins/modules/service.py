@@ -20,7 +20,7 @@ description:
     container is running and healthy, it returns C(changed=false) without starting any module.
   - Otherwise it does only what is needed - C(docker_image_pull) or C(docker_image) (local recipe build),
     C(docker_volume) and C(docker_container) (created or recreated when the spec or image changed) as modules; the files
-    that differ written with community.docker's own copy helper (the code behind C(docker_container_copy_into)) and
+    that differ written through the Docker API's archive endpoint (the Docker SDK for Python, in the controller) and
     a start or restart (only files changed, same container) as single API calls in-process - then waits until the
     container is healthy, running the container's own healthcheck every second meanwhile. On timeout it fails with the
     health output and the last log lines.

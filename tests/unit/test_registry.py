@@ -1,4 +1,4 @@
-"""The component registry filters and the pure logic of the reconcile step."""
+"""The component registry filters (and the container options the registry entry gives)."""
 
 import datetime
 import json
@@ -159,30 +159,6 @@ def test_container_options_and_the_config_hash():
     assert rc.changed_fields(labels, "io.colima-services", rc.spec_hashes(changed, "sha256:aaa")[1]) == ["published_ports"]
 
 
-def test_tls_field_expands_to_the_three_files_or_one_combined_pem():
-    plain = rc.expand_tls({"tls": {"dest": "/etc/p-", "owner": 999}}, "/s")
-    assert [(f["dest"], f["mode"], f["owner"]) for f in plain] == [
-        ("/etc/p-tls.crt", "0644", 0), ("/etc/p-tls.key", "0600", 999), ("/etc/p-ca.crt", "0644", 0)]
-    assert plain[1]["secret"] is True
-    combined = rc.expand_tls({"tls": {"dest": "/etc/m-", "owner": 999, "combined": True}}, "/s")
-    assert combined[0]["src"] == ["/s/tls.key", "/s/tls.crt"] and combined[0]["dest"] == "/etc/m-tls.pem"
-    assert rc.expand_tls({"tls": {"dest": "/x-", "enabled": "False"}}, "/s") == []
-    assert [f["dest"] for f in rc.expand_tls({"tls": {"dest": "/x-", "ca": False}}, "/s")] == ["/x-tls.crt", "/x-tls.key"]
-
-
-def test_file_comparison_and_health():
-    want = {"content": b"a", "mode": 0o600, "owner": 999, "group": 999}
-    assert rc.file_differs(want, None) == "missing"
-    assert rc.file_differs(want, dict(want)) is None
-    assert rc.file_differs(want, dict(want, content=b"b", mode=0o644)) == "content, mode 644 -> 600"
-    assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "healthy"}}) == "healthy"
-    assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "starting"}}) == "starting"
-    assert rc.health_of({"Status": "exited"}) == "failed"
-    assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "starting"}}, "running") == "healthy"
-    frames = b"\x01\x00\x00\x00\x00\x00\x00\x03out" + b"\x02\x00\x00\x00\x00\x00\x00\x03err"
-    assert rc.demux_logs(frames) == ("out", "err")
-
-
 def test_certificate_renewal_decision(tmp_path):
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -207,35 +183,6 @@ def test_certificate_renewal_decision(tmp_path):
     assert cert_needs_renewal(pem, ["postgres"], ["127.0.0.1"], 30) == "names localhost no longer wanted"
     assert cert_needs_renewal(pem, ["postgres", "localhost"], [], 30) == "names 127.0.0.1 no longer wanted"
     assert cert_needs_renewal(None, [], [], 30) == "missing"
-
-
-def test_healthcheck_argv_is_what_docker_would_run():
-    assert rc.healthcheck_argv({"test": ["CMD", "/bin/sh", "/x.sh", "health"]}) == ["/bin/sh", "/x.sh", "health"]
-    assert rc.healthcheck_argv({"test": ["CMD-SHELL", "pg_isready -q"]}) == ["/bin/sh", "-c", "pg_isready -q"]
-    assert rc.healthcheck_argv({"test": "curl -f localhost"}) == ["/bin/sh", "-c", "curl -f localhost"]
-    assert rc.healthcheck_argv({"test": ["NONE"]}) is None and rc.healthcheck_argv(None) is None
-
-
-def test_the_service_spec_is_checked_naming_the_field():
-    good = {"component": "p", "image": "p:1", "files": [{"template": "a.j2", "dest": "/etc/a"}],
-            "tls": {"dest": "/etc/p-", "owner": 999}, "volumes": [{"name": "d", "target": "/d"}]}
-    assert rc.check_spec(good) == []
-    problems = rc.check_spec(dict(good, volume=[], ready="up", files=[{"dest": "etc/a", "src": "x"},
-                                                                     {"dest": "/b", "src": "x", "content": "y"}],
-                                  tls={"dest": "/etc/p-", "mode": "0600"}))
-    assert problems[0].startswith("unknown field(s) volume;")
-    assert "ready must be healthy or running, got 'up'" in problems
-    assert "files[0] needs dest, an absolute path in the container" in problems
-    assert "files[1] (/b) needs exactly one of template, src or content" in problems
-    assert any(p.startswith("tls has unknown field(s) mode;") for p in problems)
-    # What a file change does: restart, watch (the service reloads by itself) or a signal, per spec or per file.
-    assert rc.check_spec(dict(good, reload="watch", files=[{"template": "a.j2", "dest": "/a", "reload": "SIGHUP"}])) == []
-    assert rc.check_spec(dict(good, files=[{"template": "a.j2", "dest": "/a", "validate": ["promtool", "check", "config", "%s"]}])) == []
-    assert rc.check_spec(dict(good, files=[{"template": "a.j2", "dest": "/a", "validate": "promtool check config"}])) == [
-        "files[0].validate must be a command (list) with the argument %s for the file, got 'promtool check config'"]
-    problems = rc.check_spec(dict(good, reload="reload", files=[{"template": "a.j2", "dest": "/a", "reload": "hup"}]))
-    assert problems == ["reload must be restart, watch or a signal name (SIGHUP), got 'reload'",
-                        "files[0].reload must be restart, watch or a signal name (SIGHUP), got 'hup'"]
 
 
 def enabled(plan):

@@ -1,0 +1,180 @@
+"""plugins/plugin_utils/_docker.py against the real engine: a small container from the local base image.
+
+Skipped when no engine answers or no devenv/base image is there (build it: playbooks/images.yml)."""
+
+import io
+import json
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
+
+SETTINGS = {"docker_host": "unix:///var/run/docker.sock", "api_version": "1.41"}
+LABELS = {"io.colima-services.test": "plugin-utils-docker"}
+
+
+def test_demux_splits_the_streams():
+    frames = b"\x01\x00\x00\x00\x00\x00\x00\x03out" + b"\x02\x00\x00\x00\x00\x00\x00\x03err" + b"\x01\x00\x00\x00\x00\x00\x00\x01!"
+    assert dk.demux(frames) == (b"out!", b"err")
+    assert dk.demux(b"") == (b"", b"")
+
+
+def test_an_engine_that_does_not_answer_is_named(tmp_path):
+    with pytest.raises(dk.EngineUnavailable) as exc:
+        dk.Engine({"docker_host": "unix://%s/none.sock" % tmp_path}, timeout=5)
+    assert "%s/none.sock does not answer" % tmp_path in str(exc.value)
+    assert "devenv_docker_host" in str(exc.value)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    try:
+        client = dk.Engine(SETTINGS, timeout=30)
+    except dk.EngineUnavailable as exc:
+        pytest.skip(str(exc))
+    yield client
+    for item in client.containers(LABELS):
+        client.remove(item["Id"])
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def image(engine):
+    tags = sorted(t for i in engine.api.images(name="devenv/base") for t in i.get("RepoTags") or [])
+    if not tags:
+        pytest.skip("no devenv/base image: build it with playbooks/images.yml")
+    return tags[-1]
+
+
+def _run(engine, image, command, healthcheck=None, env=None):
+    name = "devenv-test-%s" % uuid.uuid4().hex[:8]
+    engine.api.create_container(image, command=command, name=name, labels=LABELS, healthcheck=healthcheck,
+                                environment=env, host_config=engine.api.create_host_config(network_mode="none"))
+    engine.start(name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def box(engine, image):
+    name = _run(engine, image, ["sh", "-c", "echo to-stdout; echo to-stderr >&2; exec sleep 600"])
+    yield name
+    engine.remove(name)
+
+
+def test_inspect_or_none(engine, box):
+    assert engine.container(box)["Name"] == "/" + box
+    assert engine.container("devenv-test-missing") is None
+    assert engine.image("devenv/none:missing") is None and engine.image("") is None
+    assert engine.volume("devenv-test-missing") is None and engine.network("devenv-test-missing") is None
+    assert [c["Names"][0] for c in engine.containers(LABELS) if c["Names"][0] == "/" + box] == ["/" + box]
+
+
+def test_exec_returns_code_and_both_streams(engine, box):
+    assert engine.exec_run(box, ["sh", "-c", "echo out; echo err >&2; exit 3"], "a test") == (3, b"out\n", b"err\n")
+    # Larger than one read: every frame is kept.
+    code, out, _err = engine.exec_run(box, ["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x"], "a big output")
+    assert (code, len(out)) == (0, 300000)
+
+
+def test_exec_env_stays_in_the_container(engine, box):
+    assert engine.exec_ok(box, ["sh", "-c", 'printf %s "$DEVENV_TEST_SECRET"'], "env", env={"DEVENV_TEST_SECRET": "s3cr3t"}) == b"s3cr3t"
+    assert "s3cr3t" not in json.dumps(engine.container(box))
+
+
+def test_exec_failure_names_what_it_was_doing(engine, box):
+    with pytest.raises(dk.ExecError) as exc:
+        engine.exec_ok(box, ["sh", "-c", "echo the reason >&2; exit 4"], "checking the thing")
+    assert str(exc.value) == "checking the thing failed in %s (exit 4): the reason" % box
+    assert exc.value.code == 4
+
+
+def test_exec_has_a_real_deadline(engine, box):
+    """A command that sleeps longer than the deadline: given up at the deadline, with what it was doing (not argv)."""
+    start = time.monotonic()
+    with pytest.raises(dk.ExecTimeout) as exc:
+        engine.exec_run(box, ["sh", "-c", "sleep 30 # token-in-argv"], "waiting for the dump", timeout=2)
+    took = time.monotonic() - start
+    assert 1.9 <= took < 6, took
+    assert str(exc.value) == "waiting for the dump in %s did not finish within 2 s; it was given up" % box
+    assert "token-in-argv" not in str(exc.value)
+    # Output that trickles in does not extend the deadline.
+    start = time.monotonic()
+    with pytest.raises(dk.ExecTimeout):
+        engine.exec_run(box, ["sh", "-c", "while true; do echo tick; sleep 0.5; done"], "ticking", timeout=2)
+    assert time.monotonic() - start < 6
+    # The engine is still usable afterwards.
+    assert engine.exec_run(box, ["true"], "true")[0] == 0
+
+
+def test_exec_in_a_stopped_container_fails_at_once(engine, image):
+    name = _run(engine, image, ["true"])
+    engine.api.wait(name, timeout=30)
+    with pytest.raises(dk.DockerError) as exc:
+        engine.exec_run(name, ["true"], "anything", timeout=5)
+    assert "not running" in str(exc.value)
+    engine.remove(name)
+
+
+def test_files_in_a_container(engine, box):
+    assert engine.stat(box, "/etc")["name"] == "etc" and engine.stat(box, "/no/such/path") is None
+    assert engine.ensure_dirs(box, ["/opt/devenv-test/a/b.conf", "/opt/devenv-test/a/c.conf", "/etc/x.conf"]) == [
+        "/opt/devenv-test", "/opt/devenv-test/a"]
+    assert engine.ensure_dirs(box, ["/opt/devenv-test/a/b.conf"]) == []
+    engine.put_file(box, "/opt/devenv-test/a/b.conf", b"content\n", mode=0o640, uid=7, gid=8)
+    found = engine.read_files(box, ["/opt/devenv-test/a/b.conf", "/opt/devenv-test/a/c.conf", "/etc/hostname"])
+    got = found["/opt/devenv-test/a/b.conf"]
+    assert (got["content"], got["mode"] & 0o7777, got["owner"], got["group"]) == (b"content\n", 0o640, 7, 8)
+    assert found["/opt/devenv-test/a/c.conf"] is None and found["/etc/hostname"]["content"]
+    assert engine.get_file(box, "/opt/devenv-test/a/b.conf") == b"content\n"
+    handle = io.BytesIO()
+    assert engine.get_file(box, "/opt/devenv-test/a/b.conf", handle) == 8 and handle.getvalue() == b"content\n"
+    with pytest.raises(dk.NotFound):
+        engine.get_file(box, "/opt/devenv-test/a/c.conf")
+    tar = io.BytesIO()
+    engine.get_archive(box, "/opt/devenv-test", tar)
+    engine.put_archive(box, "/tmp", tar.getvalue())
+    assert engine.get_file(box, "/tmp/devenv-test/a/b.conf") == b"content\n"
+
+
+def test_logs_keep_the_streams_apart(engine, box):
+    assert engine.logs(box, 5) == ("to-stdout\n", "to-stderr\n")
+
+
+def test_run_helper_gives_the_exit_code_and_leaves_nothing(engine, image):
+    name = "devenv-test-helper-%s" % uuid.uuid4().hex[:8]
+    assert engine.run_helper(name, image, ["sh", "-c", "exit 5"], labels=LABELS) == 5
+    assert engine.container(name) is None
+
+
+def test_wait_healthy_runs_the_own_check_before_docker_does(engine, image):
+    check = ["sh", "-c", "test -f /tmp/ready"]
+    name = _run(engine, image, ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 600"],
+                healthcheck={"test": ["CMD"] + check, "interval": 300 * 10 ** 9})
+    start = time.monotonic()
+    assert engine.wait_healthy(name, 30, probe=check)["Name"] == "/" + name
+    assert time.monotonic() - start < 15
+    engine.remove(name)
+
+
+def test_wait_healthy_gives_up_on_an_exited_container_and_at_the_deadline(engine, image):
+    name = _run(engine, image, ["sh", "-c", "exit 1"])
+    engine.api.wait(name, timeout=30)
+    start = time.monotonic()
+    with pytest.raises(dk.NotHealthy) as exc:
+        engine.wait_healthy(name, 60)
+    assert time.monotonic() - start < 5 and exc.value.info["State"]["Status"] == "exited"
+    engine.remove(name)
+    name = _run(engine, image, ["sleep", "600"])
+    with pytest.raises(dk.NotHealthy) as exc:
+        engine.wait_healthy(name, 2, check=lambda info: False)
+    assert "did not become healthy within 2 s (state running" in str(exc.value)
+    engine.remove(name)
+
+
+def test_no_file_uses_community_docker_internals():
+    found = subprocess.run(["grep", "-rn", "community.docker.plugins.module_utils", "plugins/"],
+                           capture_output=True, text=True, cwd=__file__.rsplit("/tests/", 1)[0])
+    assert found.stdout == ""
