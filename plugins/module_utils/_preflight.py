@@ -12,9 +12,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import errno
 import ipaddress
+import os
 import socket
+import subprocess
 
 OVERRIDE_HINT = "devenv_components_overrides"
 
@@ -198,21 +199,193 @@ def port_owner(containers, host_port, bind_address):
     return None
 
 
-def port_is_free(bind_address, port):
-    """True when nothing listens on bind_address:port (TCP)."""
-    family = socket.AF_INET6 if ":" in str(bind_address) else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+# ---- who listens on a port -----------------------------------------------------------------
+# A port is busy when something LISTENS on it. bind() is the wrong test: it also fails for a port that an
+# outgoing connection holds as its source port for a while (any port of the ephemeral range), which is not a
+# conflict: Docker can still publish that port.
+
+_TCP_LISTEN = "0A"
+_WILDCARDS = (ipaddress.ip_address("0.0.0.0"), ipaddress.ip_address("::"))
+
+
+def _proc_address(hex_addr):
+    """The address of a /proc/net/tcp{,6} local_address field (host byte order per 32-bit word)."""
+    raw = bytes.fromhex(hex_addr)
+    packed = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(packed)
+    return address.ipv4_mapped or address if address.version == 6 else address
+
+
+def parse_proc_net_tcp(text):
+    """[(address, port, inode)] of the LISTEN sockets in the text of /proc/net/tcp or /proc/net/tcp6."""
+    found = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[3] != _TCP_LISTEN:
+            continue
+        addr, _, port = fields[1].partition(":")
+        found.append((_proc_address(addr), int(port, 16), fields[9]))
+    return found
+
+
+def _readlink(path):
     try:
-        # SO_REUSEADDR ignores sockets in TIME_WAIT but not listeners.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((str(bind_address), int(port)))
+        return os.readlink(path)
+    except OSError:  # closed meanwhile (the listing's own descriptor among them)
+        return None
+
+
+def _socket_owners(inodes, proc="/proc"):
+    """{inode: "name (pid N)"} for the sockets whose process this user may see."""
+    owners, wanted = {}, set("socket:[%s]" % inode for inode in inodes)
+    try:
+        pids = [pid for pid in os.listdir(proc) if pid.isdigit()]
+    except OSError:
+        return owners
+    for pid in pids:
+        fd_dir = os.path.join(proc, pid, "fd")
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        hits = wanted.intersection(_readlink(os.path.join(fd_dir, fd)) for fd in fds)
+        if not hits:
+            continue
+        try:
+            with open(os.path.join(proc, pid, "comm")) as handle:
+                name = handle.read().strip()
+        except OSError:
+            name = "?"
+        for link in hits:
+            owners[link[len("socket:["):-1]] = "%s, pid %s" % (name, pid)
+    return owners
+
+
+def _linux_listeners(port, proc="/proc"):
+    found = []
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(os.path.join(proc, "net", table)) as handle:
+                found += [entry for entry in parse_proc_net_tcp(handle.read()) if entry[1] == port]
+        except (IOError, OSError):
+            continue
+    owners = _socket_owners([inode for _, _, inode in found], proc) if found else {}
+    return [(address, owners.get(inode)) for address, _, inode in found]
+
+
+def _lsof_listeners(port):
+    """macOS and other systems with lsof: [(address, "name, pid N")] of the TCP listeners on port."""
+    try:
+        out = subprocess.run(["lsof", "-nP", "-iTCP:%d" % port, "-sTCP:LISTEN", "-FpcPn"], capture_output=True,
+                             text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found, pid, name = [], None, None
+    for line in out.splitlines():
+        tag, value = line[:1], line[1:]
+        if tag == "p":
+            pid = value
+        elif tag == "c":
+            name = value
+        elif tag == "n":
+            host = value.rsplit(":", 1)[0].strip("[]")
+            try:
+                address = ipaddress.ip_address("0.0.0.0" if host == "*" else host.split("%")[0])
+            except ValueError:
+                continue
+            found.append((address, "%s, pid %s" % (name, pid)))
+    return found
+
+
+def _probe_listeners(bind_address, port):
+    """Last resort: a listener answers connect() (the holding process is not known)."""
+    address = ipaddress.ip_address(bind_address)
+    targets = [address]
+    if address in _WILDCARDS or address.is_loopback:
+        targets = [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
+    found = []
+    for target in targets:
+        sock = socket.socket(socket.AF_INET6 if target.version == 6 else socket.AF_INET, socket.SOCK_STREAM)
+        sock.settimeout(0.5)
+        try:
+            sock.connect((str(target), port))
+            found.append((target, None))
+        except OSError:
+            pass
+        finally:
+            sock.close()
+    return found
+
+
+def listeners(port, bind_address="127.0.0.1"):
+    """[(address, holder or None)] of the TCP sockets that listen on port on this machine."""
+    if os.path.isfile("/proc/net/tcp"):
+        return _linux_listeners(port)
+    found = _lsof_listeners(port)
+    return found if found is not None else _probe_listeners(bind_address, port)
+
+
+def conflicts(listen_address, bind_address):
+    """True when a listener on listen_address takes the port from a container published on bind_address.
+
+    Wildcard binds (0.0.0.0, ::) on either side conflict with every address. Loopback addresses conflict with
+    each other across families: a client of ``localhost`` may reach ::1 first and find the other program there.
+    """
+    bind = ipaddress.ip_address(bind_address)
+    bind = bind.ipv4_mapped or bind if bind.version == 6 else bind
+    if listen_address in _WILDCARDS or bind in _WILDCARDS or listen_address == bind:
         return True
-    except OSError as exc:
-        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-            return False
-        raise
-    finally:
-        sock.close()
+    return listen_address.is_loopback and bind.is_loopback
+
+
+def port_holder(bind_address, port):
+    """None when nothing listens where bind_address:port would be published; else a description of the holder
+    ("another program", with its name and pid where the OS tells)."""
+    for address, holder in listeners(int(port), bind_address):
+        if conflicts(address, bind_address):
+            where = "[%s]" % address if address.version == 6 else str(address)
+            return "another program (%s on %s:%s)" % (holder, where, port) if holder else \
+                "another program (listening on %s:%s)" % (where, port)
+    return None
+
+
+def port_is_free(bind_address, port):
+    """True when nothing listens on bind_address:port (TCP), whatever holds the port as a client's source port."""
+    return port_holder(bind_address, port) is None
+
+
+def ephemeral_range(path="/proc/sys/net/ipv4/ip_local_port_range"):
+    """(first, last) of the machine's ephemeral (source) port range, or None when unknown."""
+    try:
+        with open(path) as handle:
+            first, last = (int(v) for v in handle.read().split()[:2])
+        return first, last
+    except (IOError, OSError, ValueError):
+        pass
+    try:
+        out = subprocess.run(["sysctl", "-n", "net.inet.ip.portrange.first", "net.inet.ip.portrange.last"],
+                             capture_output=True, text=True, timeout=5).stdout.split()
+        return int(out[0]), int(out[1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def ephemeral_warnings(components, check, port_range):
+    """A warning (not a failure) per configured host port inside the ephemeral range."""
+    if not port_range:
+        return []
+    first, last = port_range
+    warnings, wanted = [], enabled_components(components)
+    for name in check:
+        for port_name, host, _container in published_ports(wanted.get(name)):
+            if isinstance(host, int) and not isinstance(host, bool) and first <= host <= last:
+                warnings.append(
+                    "Host port %s for %s/%s lies in this machine's ephemeral port range (%d-%d), from which the system "
+                    "picks the source ports of outgoing connections: while a connection holds it, Docker cannot publish "
+                    "it and the container fails to start. A port below %d avoids that: set %s.%s.ports.%s.host "
+                    "(or a smaller devenv_host_port_offset)." % (
+                        host, name, port_name, first, last, first, OVERRIDE_HINT, name, port_name))
+    return warnings
 
 
 def check_ports(containers, components, check, bind_address, container_prefix, label_prefix, instance):
@@ -236,14 +409,14 @@ def check_ports(containers, components, check, bind_address, container_prefix, l
                     bind_address, host, name, port_name, owner_name, fix))
                 continue
             try:
-                free = port_is_free(bind_address, host)
-            except OSError as exc:
+                holder = port_holder(bind_address, host)
+            except (OSError, ValueError) as exc:
                 problems.append("Could not test host port %s:%s for %s/%s (%s). Check devenv_bind_address." % (
-                    bind_address, host, name, port_name, exc.strerror or exc))
+                    bind_address, host, name, port_name, getattr(exc, "strerror", None) or exc))
                 continue
-            if not free:
-                problems.append("Host port %s:%s for %s/%s is already in use by another program. %s" % (
-                    bind_address, host, name, port_name, fix))
+            if holder:
+                problems.append("Host port %s:%s for %s/%s is already in use by %s. %s" % (
+                    bind_address, host, name, port_name, holder, fix))
     return problems
 
 

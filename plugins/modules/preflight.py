@@ -16,6 +16,12 @@ description:
   - Validates the plan of components (IPs, published ports, memory) against itself and against
     what the Docker engine already runs, and fails with every problem found, each naming the
     variable at fault and the fix.
+  - A host port is busy when a program B(listens) on it (Linux reads C(/proc/net/tcp) and C(tcp6), and
+    names the holding process where it may see it; other systems ask C(lsof), else try to connect). A port
+    that an outgoing connection holds as its source port is not busy. Wildcard listeners (C(0.0.0.0), C(::))
+    take the port from every address, and loopback listeners from each other across IPv4 and IPv6.
+  - Warns (does not fail) for a host port inside the machine's ephemeral port range, where an outgoing
+    connection can hold it at the moment Docker publishes it.
   - Never changes anything. The Docker state is passed in (from M(community.docker.docker_host_info)),
     so the module itself needs no Docker client.
 author:
@@ -148,7 +154,8 @@ def run(params):
                                params["container_prefix"], params["label_prefix"], params["instance"])
     mem_problems, need = pf.check_memory(components, params["mem_total"], params["memory_headroom_mb"])
     problems += mem_problems
-    return problems, sorted(check), need
+    warnings = pf.ephemeral_warnings(components, check, pf.ephemeral_range())
+    return problems, sorted(check), need, warnings
 
 
 def main():
@@ -170,7 +177,9 @@ def main():
         ),
         supports_check_mode=True,
     )
-    problems, checked, need = run(module.params)
+    problems, checked, need, warnings = run(module.params)
+    for warning in warnings:
+        module.warn(warning)
     result = dict(changed=False, problems=problems, checked=checked, memory_mb=need)
     if problems:
         module.fail_json(

@@ -1,6 +1,7 @@
 """The preflight checks, with real sockets for the port checks and main() for the module."""
 
 import ipaddress
+import os
 import socket
 
 import pytest
@@ -124,8 +125,96 @@ def test_busy_port_is_reported_with_the_fix():
     finally:
         sock.close()
     assert problems == [
-        "Host port 127.0.0.1:%d for vault/api is already in use by another program. Free it, or publish this port "
-        "elsewhere with devenv_components_overrides.vault.ports.api.host." % port]
+        "Host port 127.0.0.1:%d for vault/api is already in use by another program (%s, pid %d on 127.0.0.1:%d). "
+        "Free it, or publish this port elsewhere with devenv_components_overrides.vault.ports.api.host." % (
+            port, own_comm(), os.getpid(), port)]
+
+
+def own_comm():
+    with open("/proc/self/comm") as handle:
+        return handle.read().strip()
+
+
+def ephemeral_port():
+    """A free port inside the machine's ephemeral range (the range the kernel takes source ports from)."""
+    first, last = pf.ephemeral_range()
+    for port in range(first + 1000, last):
+        if pf.port_is_free("127.0.0.1", port) and pf.port_is_free("::", port):
+            return port
+    raise AssertionError("no free ephemeral port")
+
+
+def test_a_client_connection_in_the_ephemeral_range_does_not_make_its_port_busy():
+    """The flake of issue 28: a client's source port is not a listener; bind() said busy, the check says free."""
+    server, server_port = listener()
+    port = ephemeral_port()
+    client = socket.socket()
+    client.bind(("127.0.0.1", port))  # what the kernel does for any outgoing connection
+    client.connect(("127.0.0.1", server_port))
+    accepted, _ = server.accept()
+    try:
+        probe = socket.socket()
+        with pytest.raises(OSError):  # the old check's question: bind() fails ...
+            probe.bind(("127.0.0.1", port))
+        probe.close()
+        assert pf.port_is_free("127.0.0.1", port)  # ... but nothing listens there
+        plan = {"loki": {"ip": "172.20.0.202", "ports": {"http": {"host": port, "container": 3100}}}}
+        assert pf.check_ports([], plan, ["loki"], "127.0.0.1", "dev-", PREFIX, "default") == []
+    finally:
+        for sock in (accepted, client, server):
+            sock.close()
+
+
+@pytest.mark.parametrize("family,address", [
+    (socket.AF_INET, "127.0.0.1"),
+    (socket.AF_INET, "0.0.0.0"),
+    (socket.AF_INET6, "::1"),
+    (socket.AF_INET6, "::"),
+])
+def test_a_real_listener_is_busy_ipv4_ipv6_and_wildcard(family, address):
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    sock.bind((address, 0))
+    sock.listen()
+    port = sock.getsockname()[1]
+    try:
+        assert not pf.port_is_free("127.0.0.1", port), "a listener on %s must block 127.0.0.1" % address
+        holder = pf.port_holder("127.0.0.1", port)
+        assert "pid %d" % os.getpid() in holder and str(port) in holder
+        plan = {"vault": {"ip": "172.20.0.5", "ports": {"api": {"host": port, "container": 8200}}}}
+        problems = pf.check_ports([], plan, ["vault"], "127.0.0.1", "dev-", PREFIX, "default")
+        assert len(problems) == 1 and "devenv_components_overrides.vault.ports.api.host" in problems[0]
+        # a wildcard publish conflicts with every listener; a specific other address only with wildcards
+        assert not pf.port_is_free("0.0.0.0", port)
+        assert pf.port_is_free("172.20.0.1", port) is (address in ("127.0.0.1", "::1"))
+    finally:
+        sock.close()
+    assert pf.port_is_free("127.0.0.1", port)
+
+
+def test_proc_net_tcp_parsing():
+    text = (
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+        "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1\n"
+        "   1: 0100007F:A2B4 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 222 1\n")
+    assert pf.parse_proc_net_tcp(text) == [(ipaddress.ip_address("127.0.0.1"), 8080, "111")]
+    text6 = (
+        "  sl  local_address                         remote_address                        st\n"
+        "   0: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 0:0 0:0 0 0 0 333 1\n"
+        "   1: 0000000000000000FFFF00000100007F:0051 00000000000000000000000000000000:0000 0A 0:0 0:0 0 0 0 444 1\n")
+    assert pf.parse_proc_net_tcp(text6) == [(ipaddress.ip_address("::1"), 80, "333"),
+                                            (ipaddress.ip_address("127.0.0.1"), 81, "444")]
+
+
+def test_ports_in_the_ephemeral_range_warn_naming_the_override():
+    plan = {"loki": {"ports": {"http": {"host": 36100, "container": 3100}}},
+            "vault": {"ports": {"api": {"host": 8200, "container": 8200}}}}
+    warnings = pf.ephemeral_warnings(plan, ["loki", "vault"], (32768, 60999))
+    assert len(warnings) == 1
+    assert "Host port 36100 for loki/http lies in this machine's ephemeral port range (32768-60999)" in warnings[0]
+    assert "devenv_components_overrides.loki.ports.http.host" in warnings[0]
+    assert pf.ephemeral_warnings(plan, ["loki"], None) == []
 
 
 def test_free_port_passes_and_our_own_container_may_hold_it():
