@@ -226,3 +226,32 @@ def test_a_container_stopped_after_the_checks_is_left_as_it_was(engine, session,
         bm.check_item(session, item, str(tmp_path / "backup"))
     engine.start(box)
     assert _listing(engine, box) == before
+
+
+def _action(name, args):
+    """The backup or restore action as Ansible runs it, with its task's arguments."""
+    from types import SimpleNamespace
+
+    from ansible_collections.colima_services.devenv.plugins.action import backup, restore
+    module = {"backup": backup, "restore": restore}[name].ActionModule.__new__(
+        {"backup": backup, "restore": restore}[name].ActionModule)
+    module._task = SimpleNamespace(args=args, check_mode=False, async_val=0, action=name, diff=False)
+    module._connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir="/nonexistent"))
+    module._display = SimpleNamespace(warning=lambda *a: None, deprecated=lambda *a, **k: None, vvvv=lambda *a: None)
+    return module.run(task_vars={})
+
+
+def test_a_backup_that_fails_part_way_leaves_nothing_behind(engine, box, tmp_path):
+    plan = {"box": {"backup": {"method": "volume_tar"}}, "ghost": {"backup": {"method": "volume_tar"}}}
+    result = _action("backup", {"plan": plan, "settings": SETTINGS, "dest": str(tmp_path / "b")})
+    assert result.get("failed") and "ghost: container %sghost is missing" % PREFIX in result["msg"]
+    assert os.listdir(str(tmp_path / "b")) == []  # box's artefact was written, then removed with the .part directory
+    assert "nothing of it was kept" in result["msg"]
+    assert engine.container(box)["State"]["Running"]  # stopped for the copy, started again
+    # Without the ghost: complete; a second backup with keep 1 removes the first.
+    plan.pop("ghost")
+    first = _action("backup", {"plan": plan, "settings": SETTINGS, "dest": str(tmp_path / "b"), "keep": 1})
+    second = _action("backup", {"plan": plan, "settings": SETTINGS, "dest": str(tmp_path / "b"), "keep": 1})
+    assert not first.get("failed") and not second.get("failed") and first["dir"] != second["dir"]
+    assert second["pruned"] == [os.path.basename(first["dir"])]
+    assert os.listdir(str(tmp_path / "b")) == [os.path.basename(second["dir"])]
