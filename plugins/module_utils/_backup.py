@@ -75,17 +75,48 @@ def pg_list(user):
             "ORDER BY 1"]
 
 
-def pg_dump(user, database, path):
-    return ["pg_dump", "-h", PG_SOCKET, "-U", user, "-Fc", "-f", path, database]
+def pg_dump(user, database):
+    """The custom-format dump on stdout (streamed out; nothing is staged in the container)."""
+    return ["pg_dump", "-h", PG_SOCKET, "-U", user, "-Fc", database]
 
 
-def pg_restore(user, database, path):
-    """Drop the database (closing its connections), then recreate it from the dump with its owner."""
-    ident = '"%s"' % database.replace('"', '""')
-    return ["/bin/sh", "-c",
-            'set -e; psql -h "$1" -U "$2" -d postgres -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS $3 WITH (FORCE)"; '
-            'pg_restore -h "$1" -U "$2" -d postgres --create --exit-on-error "$4"',
-            "sh", PG_SOCKET, user, ident, path]
+# A restore never drops the live database first: pg_restore fills a new one (<db>__restore, owned by the live
+# database's owner), and only when it succeeded does that one take the live one's name, in one transaction
+# (the live one's sessions are closed first); the old one is dropped afterwards. psql's :"var" quotes the names.
+_PSQL = ("PGOPTIONS='-c client_min_messages=warning' "
+         'psql -h "$1" -U "$2" -d postgres -v ON_ERROR_STOP=1 -q -v db="$3" -v aside="$3__restore" '
+         '-v old="$3__replaced" -f - >/dev/null')
+_DROP_ASIDE = """DROP DATABASE IF EXISTS :"aside" WITH (FORCE);\n"""
+
+
+def pg_restore_aside(user, database, path):
+    """Restore the dump at path into the new database <database>__restore (removed again when pg_restore fails)."""
+    return ["/bin/sh", "-c", "set -e\n" + _PSQL + " <<'SQL'\n" + _DROP_ASIDE + """SELECT format('CREATE DATABASE %I OWNER %I TEMPLATE template0', :'aside',
+  coalesce((SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = :'db'), current_user)) \\gexec
+SQL
+if ! pg_restore -h "$1" -U "$2" -d "$3__restore" --exit-on-error "$4"; then
+  """ + _PSQL + " <<'SQL'\n" + _DROP_ASIDE + """SQL
+  exit 1
+fi
+""", "sh", PG_SOCKET, user, database, path]
+
+
+def pg_swap(user, database):
+    """<database>__restore takes <database>'s name in one transaction (retried while a session lingers)."""
+    return ["/bin/sh", "-c", """i=0
+until """ + _PSQL + """ <<'SQL'
+DROP DATABASE IF EXISTS :"old" WITH (FORCE);
+BEGIN;
+SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = :'db' AND pid <> pg_backend_pid();
+SELECT format('ALTER DATABASE %I RENAME TO %I', :'db', :'old') FROM pg_database WHERE datname = :'db' \\gexec
+ALTER DATABASE :"aside" RENAME TO :"db";
+COMMIT;
+DROP DATABASE IF EXISTS :"old" WITH (FORCE);
+SQL
+do
+  i=$((i+1)); [ $i -lt 5 ] || exit 1; sleep 1
+done
+""", "sh", PG_SOCKET, user, database]
 
 
 def _mysql_tool(dump):
@@ -98,10 +129,11 @@ def mysql_list():
     return ["/bin/sh", "-c", _mysql_tool(False) + " -NBe 'SHOW DATABASES'"]
 
 
-def mysql_dump(databases, path):
-    return ["/bin/sh", "-c", 'out="$1"; shift; ' + _mysql_tool(True)
-            + ' --single-transaction --routines --events --triggers --add-drop-database --databases "$@" >"$out"',
-            "sh", path] + list(databases)
+def mysql_dump(databases):
+    """The SQL dump of the databases on stdout (streamed out; nothing is staged in the container)."""
+    return ["/bin/sh", "-c", _mysql_tool(True)
+            + ' --single-transaction --routines --events --triggers --add-drop-database --databases "$@"',
+            "sh"] + list(databases)
 
 
 def mysql_restore(path):
@@ -261,7 +293,34 @@ def check_manifest(data, directory_files, sha256_of):
     return problems
 
 
-def restore_order(artefacts, components=None):
-    """Vault first (the others' credentials live there), then the rest in manifest order; optionally only some."""
+def restore_order(artefacts, first, components=None):
+    """The components in first (the Vault server: the others' credentials live there) first, then the rest in
+    manifest order; optionally only some."""
     chosen = [a for a in artefacts if not components or a["component"] in components]
-    return sorted(chosen, key=lambda a: (a["component"] != "vault",))
+    return sorted(chosen, key=lambda a: a["component"] not in first)
+
+
+# Backup directories: <UTC timestamp>[-<n>], written as .<name>.part and renamed when complete.
+_NAME = re.compile(r"^(\d{8}T\d{6}Z)(?:-(\d+))?$")
+
+
+def backup_names(stamp, taken):
+    """Candidate names for a backup made at stamp, the first not in taken (names present, .part ones included)."""
+    n = 1
+    while True:
+        name = stamp if n == 1 else "%s-%d" % (stamp, n)
+        if name not in taken and ".%s.part" % name not in taken:
+            yield name
+        n += 1
+
+
+def part_name(name):
+    return ".%s.part" % name
+
+
+def expired(names, keep):
+    """The complete backups (names of directories that hold a manifest) beyond the newest keep; none when keep is 0."""
+    if not keep:
+        return []
+    ordered = sorted((m.group(1), int(m.group(2) or 1), n) for n, m in ((n, _NAME.match(n)) for n in names) if m)
+    return [n for _s, _i, n in ordered[:-keep]] if len(ordered) > keep else []

@@ -13,18 +13,19 @@ module: backup
 short_description: Back up every enabled component by its registry backup method, with a manifest
 version_added: 0.2.0
 description:
-  - Runs on the controller (action plugin) and writes C(<dest>/<UTC timestamp>/) (0700) with one artefact per
-    component (0600, written under a temporary name and renamed), then C(manifest.json) - per artefact the
-    component, method, file, size, sha256 and versions (image, and Vault's server version), the manifest format
-    C(1.0), the collection version and the instance. A backup that fails part way has no manifest, and a restore
-    refuses it.
+  - Runs on the controller (action plugin) and writes C(<dest>/<UTC timestamp>/) (0700; C(-2), C(-3)... appended
+    when a backup of the same second exists) with one artefact per component (0600, written under a temporary name
+    and renamed), then C(manifest.json) - per artefact the component, method, file, size, sha256 and versions
+    (image, and Vault's server version), the manifest format C(1.0), the collection version and the instance.
+  - The backup is written as C(<dest>/.<name>.part) and renamed to C(<dest>/<name>) only when complete; a backup
+    that fails part way leaves nothing behind. A container stopped for a copy is always started again.
   - C(raft_snapshot) - Vault's C(sys/storage/raft/snapshot) through its API with the root token read from
     O(vault_dir) (the OpenBao flavor uses raft storage). When C(sys/storage/raft/configuration) answers that raft
     storage is not in use (the HashiCorp Vault flavor, file storage), Vault's volume is copied instead, as by
     C(volume_tar) (manifest method C(volume_tar), C(storage=file)); any other answer fails the backup.
-  - C(pg_dump) - C(pg_dump -Fc) of every database but C(postgres) and the templates, over the container's local
+  - C(pg_dump) - C(pg_dump -Fc) (streamed out of the container, nothing staged in it) of every database but C(postgres) and the templates, over the container's local
     socket (trust inside the container); one artefact per database.
-  - C(mysqldump) - C(mariadb-dump) (else C(mysqldump)) C(--single-transaction --routines --events --triggers
+  - C(mysqldump) - C(mariadb-dump) (else C(mysqldump), streamed out of the container) C(--single-transaction --routines --events --triggers
     --add-drop-database) of every database but the server's own, reading root's password from the container's 0600
     option file (C(--defaults-extra-file)).
   - C(redis_rdb) - per master node, C(BGSAVE) (retried while an AOF rewrite runs), waits for it, checks
@@ -68,6 +69,12 @@ options:
     type: list
     elements: str
     default: []
+  keep:
+    description:
+      - Keep only this many complete backups in O(dest) (the newest; the one just written always among them) and
+        remove the older ones. V(0) keeps every backup.
+    type: int
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -83,8 +90,13 @@ EXAMPLES = r"""
 RETURN = r"""
 dir:
   description: The backup directory.
-  returned: always
+  returned: success
   type: str
+pruned:
+  description: The older backups removed because of O(keep).
+  returned: success
+  type: list
+  elements: str
 planned:
   description: C(component - method) for every component to back up.
   returned: always

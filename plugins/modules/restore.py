@@ -16,11 +16,18 @@ description:
   - Runs on the controller (action plugin). Before anything changes it reads C(manifest.json), refuses a manifest of
     another major format version (naming the collection version that made it), an artefact path outside the
     directory, a missing artefact, or one whose sha256 differs; and refuses a backup holding components this
-    environment does not run.
+    environment does not run. Then, still before anything changes, every precondition of every component's restore
+    - its container running, Vault unsealed, a volume artefact's mount path and C(/bin/sh), the tars' layout.
+  - Each component's restore completes or leaves the component as it was - C(pg_dump) restores into a new database
+    that replaces the live one only when C(pg_restore) succeeded; every other method first makes a rollback copy of
+    the component's current state (with the same method, beside the backup) and puts it back when the restore fails.
+    Should the rollback fail too, the message names the kept copy. Every command in a container has a deadline.
   - Then Vault first - C(sys/storage/raft/snapshot) (not C(-force), so Vault refuses a snapshot sealed with other
     keys), or its volume when the backup copied it (file storage), waits until it is unsealed - then the others inside
     their own containers.
-  - C(pg_dump) - C(DROP DATABASE ... WITH (FORCE)), then C(pg_restore --create); tables created after the backup are gone.
+  - C(pg_dump) - C(pg_restore) into C(<db>__restore) (owned by the live database's owner), then, in one transaction,
+    the live database's sessions closed and the restored one renamed to its name; the old one is dropped afterwards.
+    Tables created after the backup are gone.
   - C(mysqldump) - the dump replays C(DROP DATABASE) and C(CREATE DATABASE) per database.
   - C(rabbitmq_definitions) - C(rabbitmqctl stop_app), C(reset), C(start_app), C(import_definitions) - queues and
     messages declared after the backup are gone (messages are not in the definitions).

@@ -88,11 +88,11 @@ def test_manifest_checks_refuse_before_anything_changes():
 def test_restore_order_and_names():
     arts = [{"component": "mysql", "method": "mysqldump"}, {"component": "vault", "method": "raft_snapshot"},
             {"component": "redis-1", "method": "redis_rdb"}]
-    assert [a["component"] for a in bk.restore_order(arts)] == ["vault", "mysql", "redis-1"]
-    assert [a["component"] for a in bk.restore_order(arts, ["redis-1"])] == ["redis-1"]
+    assert [a["component"] for a in bk.restore_order(arts, ["vault"])] == ["vault", "mysql", "redis-1"]
+    assert [a["component"] for a in bk.restore_order(arts, ["vault"], ["redis-1"])] == ["redis-1"]
     assert bk.databases("dev_database\nmysql\nsys\n\nforgejo\n", bk.MYSQL_SKIP) == ["dev_database", "forgejo"]
     assert bk.artefact_name("postgres", "pg_dump", "forgejo") == "postgres/forgejo.dump"
     # No secret in any command line: passwords come from files inside the container.
-    for argv in (bk.mysql_dump(["a"], "/tmp/x"), bk.mysql_list(), bk.REDIS_BGSAVE, bk.REDIS_RESTORE,
-                 bk.pg_restore("dev_admin", "a", "/tmp/x")):
+    for argv in (bk.mysql_dump(["a"]), bk.mysql_list(), bk.REDIS_BGSAVE, bk.REDIS_RESTORE,
+                 bk.pg_restore_aside("dev_admin", "a", "/tmp/x"), bk.pg_swap("dev_admin", "a")):
         assert not any("password" in part.lower() and "=" in part and "defaults" not in part for part in argv[3:])

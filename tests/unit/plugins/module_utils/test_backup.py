@@ -82,7 +82,9 @@ def test_mongo_tools_config_file_is_quoted_yaml(tmp_path):
 def test_restore_order_puts_vault_first_whatever_its_method():
     arts = [{"component": "mongodb", "method": "mongodump"}, {"component": "vault", "method": "volume_tar"},
             {"component": "alertmanager", "method": "volume_tar"}]
-    assert [a["component"] for a in bk.restore_order(arts)] == ["vault", "mongodb", "alertmanager"]
+    assert [a["component"] for a in bk.restore_order(arts, ["vault"])] == ["vault", "mongodb", "alertmanager"]
+    # What goes first is what the registry says is the Vault server, not the name "vault".
+    assert [a["component"] for a in bk.restore_order(arts, ["mongodb"])] == ["mongodb", "vault", "alertmanager"]
 
 
 def test_mongo_script_helpers():
@@ -117,62 +119,6 @@ def test_tar_of_a_volume_round_trips_through_the_check(tmp_path):
     data.seek(0)
     with tarfile.open(fileobj=data, mode="r:") as tar:
         assert bk.tar_problem(tar.getnames(), "alertmanager") is None
-
-
-class _Answer(io.BytesIO):
-    def getcode(self):
-        return 200
-
-
-def _vault_backup(monkeypatch, tmp_path, raft_answer):
-    """The backup action's vault branch with Vault's HTTP answers faked: which way did it go?"""
-    from urllib.error import HTTPError
-
-    from ansible_collections.colima_services.devenv.plugins.action import backup as action
-
-    def fake_open_url(url, **_kwargs):
-        if url.endswith("/v1/sys/health"):
-            return _Answer(b'{"sealed": false, "version": "1.18.5"}')
-        if url.endswith("/v1/sys/storage/raft/configuration"):
-            if raft_answer is None:
-                return _Answer(b'{"data": {}}')
-            return_code, body = raft_answer
-            raise HTTPError(url, return_code, "error", {}, io.BytesIO(body))
-        if url.endswith("/v1/sys/storage/raft/snapshot"):
-            return _Answer(b"snapshot")
-        raise AssertionError(url)
-
-    monkeypatch.setattr(action, "open_url", fake_open_url)
-    module = action.ActionModule.__new__(action.ActionModule)
-    module._s, module._plan, module._vault_url, module._vault_dir = {}, {}, "http://127.0.0.1:8200", str(tmp_path)
-    (tmp_path / "root-token").write_text("t")
-    info = {"Id": "x", "Name": "/dev-vault", "Config": {"Image": "hashicorp/vault:1.18.5"}}
-    monkeypatch.setattr(module, "_container", lambda component: info)
-    volumes = []
-    monkeypatch.setattr(module, "_backup_volumes", lambda component, i, record, extra=None: volumes.append(extra))
-    out = module._backup_one({"component": "vault", "method": "raft_snapshot"}, str(tmp_path / "out"))
-    return out, volumes
-
-
-def test_vault_backup_falls_back_to_its_volume_on_file_storage(monkeypatch, tmp_path):
-    out, volumes = _vault_backup(monkeypatch, tmp_path, (400, b'{"errors":["raft storage is not in use"]}'))
-    assert out == [] and volumes == [{"storage": "file", "versions": {"image": "hashicorp/vault:1.18.5",
-                                                                      "server": "1.18.5"}}]
-    out, volumes = _vault_backup(monkeypatch, tmp_path, None)
-    assert volumes == [] and [a["method"] for a in out] == ["raft_snapshot"] and out[0]["file"] == "vault/vault.snap"
-    with pytest.raises(Exception, match="cannot tell its storage"):
-        _vault_backup(monkeypatch, tmp_path, (403, b'{"errors":["permission denied"]}'))
-
-
-def test_unknown_method_is_an_error_not_a_skip(monkeypatch, tmp_path):
-    from ansible_collections.colima_services.devenv.plugins.action import backup as action
-    module = action.ActionModule.__new__(action.ActionModule)
-    module._s, module._plan = {}, {}
-    monkeypatch.setattr(module, "_container", lambda component: {"Id": "x", "Config": {"Image": "i:1"}})
-    monkeypatch.setattr(module, "_workdir", lambda info: None)
-    monkeypatch.setattr(module, "_cleanup", lambda info: None)
-    with pytest.raises(action._Fail, match="unknown backup method 'tarball'"):
-        module._backup_one({"component": "x", "method": "tarball"}, str(tmp_path))
 
 
 @pytest.mark.parametrize("tls", [True, False])
