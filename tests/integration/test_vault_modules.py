@@ -62,9 +62,9 @@ class Env(object):
         args.update(extra)
         return self._record(*self.run(vault_pki_bootstrap.main, args))
 
-    def access(self, check=False, services=None):
+    def access(self, check=False, services=None, **extra):
         args = dict(url=self.bao.url, token_file=str(self.token), credentials_dir=str(self.creds),
-                    services=services or SERVICES, _ansible_check_mode=check)
+                    services=services or SERVICES, _ansible_check_mode=check, **extra)
         return self._record(*self.run(vault_service_access.main, args))
 
     def root_client(self):
@@ -362,9 +362,9 @@ def test_service_access_least_privilege_and_no_rotation(env):
     env.assert_no_secret_in_results()
 
 
-def test_a_secret_without_fields_or_deleted_is_not_created_twice(env):
+def test_a_secret_without_fields_is_not_created_twice(env):
     """A component whose secret holds no field (prometheus: an AppRole and a certificate only) converges once and
-    then changes nothing; a secret whose latest version was deleted is written again on top of it."""
+    then changes nothing."""
     assert not env.init()[0]
     assert not env.pki()[0]
     services = SERVICES + [{"name": "prometheus", "data": {}, "generate": []}]
@@ -372,11 +372,45 @@ def test_a_secret_without_fields_or_deleted_is_not_created_twice(env):
     assert not failed and "create secret secret/prometheus" in result["actions"], result
     failed, again = env.access(services=services)
     assert not failed and not again["changed"], again
-    root = env.root_client()
-    root.secrets.kv.v2.delete_latest_version_of_secret(path="mysql")
-    failed, result = env.access(services=services)
-    assert not failed and "create secret secret/mysql" in result["actions"], result
-    assert len(root.secrets.kv.v2.read_secret_version(path="mysql", raise_on_deleted_version=True)["data"]["data"]["password"]) == 25
+
+
+def kv(env, name):
+    return env.root_client().secrets.kv.v2.read_secret_version(path=name, raise_on_deleted_version=True)["data"]
+
+
+def test_a_soft_deleted_secret_is_restored_not_regenerated(env):
+    """The database keeps its password: a deleted latest version is undeleted, never replaced by a new value."""
+    assert not env.init()[0]
+    assert not env.pki()[0]
+    assert not env.access()[0]
+    before = kv(env, "mysql")
+    env.root_client().secrets.kv.v2.delete_latest_version_of_secret(path="mysql")
+    failed, result = env.access()
+    assert not failed and result["actions"] == ["undelete version 1 of secret secret/mysql"], result
+    after = kv(env, "mysql")
+    assert after["data"] == before["data"] and after["metadata"]["version"] == 1
+    assert not env.access()[1]["changed"]
+
+
+def test_a_destroyed_secret_stops_the_run_unless_regeneration_is_asked_for(env):
+    assert not env.init()[0]
+    assert not env.pki()[0]
+    assert not env.access()[0]
+    before = kv(env, "mysql")
+    env.root_client().secrets.kv.v2.destroy_secret_versions(path="mysql", versions=[1])
+    failed, result = env.access()
+    assert failed
+    assert "secret/mysql" in result["msg"] and "destroyed" in result["msg"]
+    assert "vault_regenerate_secrets" in result["msg"]
+    meta = env.root_client().secrets.kv.v2.read_secret_metadata(path="mysql")["data"]
+    assert meta["current_version"] == 1, "nothing may be written"
+
+    failed, result = env.access(regenerate=["mysql"])
+    assert not failed and "regenerate secret secret/mysql" in result["actions"], result
+    after = kv(env, "mysql")
+    assert after["metadata"]["version"] == 2 and after["data"]["username"] == before["data"]["username"]
+    assert len(after["data"]["password"]) == 25 and after["data"]["password"] != before["data"]["password"]
+    assert not env.access()[1]["changed"]
 
 
 def test_revoked_secret_id_is_renewed(env):
