@@ -118,6 +118,70 @@ def atomic_write(path, content, mode=0o600, overwrite=True):
         raise VaultError("Cannot write %s: %s" % (path, exc.strerror or exc))
 
 
+class ReservedFile(object):
+    """A secret file made ready before its content exists, so that writing it later cannot fail.
+
+    The directory is created (0700), the path checked to be free, a temp file created next to it with its mode
+    and `size` bytes of space allocated. commit() writes the content into that temp file and links it to the
+    path (never over an existing file). Raises VaultError naming the path when any of it cannot be done.
+    """
+
+    def __init__(self, path, size=65536, mode=0o600):
+        self.path = os.path.expanduser(path)
+        self.tmp, self.fd = None, None
+        directory = os.path.dirname(self.path) or "."
+        try:
+            if os.path.lexists(directory) and not os.path.isdir(directory):
+                raise VaultError("Cannot write %s: %s is not a directory." % (self.path, directory))
+            if not os.path.isdir(directory):
+                os.makedirs(directory, mode=0o700)
+            if os.path.lexists(self.path):
+                raise VaultError("Refusing to overwrite %s." % self.path)
+            self.fd, self.tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(self.path))
+            os.fchmod(self.fd, mode)
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(self.fd, 0, size)
+            else:  # pragma: no cover - macOS: write the space out instead
+                os.write(self.fd, b"\0" * size)
+            os.fsync(self.fd)
+        except (OSError, IOError) as exc:
+            self.abort()
+            raise VaultError("Cannot write %s: %s." % (self.path, exc.strerror or exc))
+
+    def commit(self, content):
+        """Write content and link the file into place. On failure the temp file (with the content) is kept
+        and named in the error, so that nothing written is lost."""
+        data = content.encode("utf-8") if not isinstance(content, bytes) else content
+        try:
+            os.lseek(self.fd, 0, os.SEEK_SET)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view):]
+            os.ftruncate(self.fd, len(data))
+            os.fsync(self.fd)
+            os.close(self.fd)
+            self.fd = None
+            os.link(self.tmp, self.path)
+            os.unlink(self.tmp)
+            self.tmp = None
+            dir_fd = os.open(os.path.dirname(self.path) or ".", os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except (OSError, IOError) as exc:
+            raise VaultError("Cannot move %s into place as %s (%s). It holds the content: rename it to %s now."
+                             % (self.tmp, self.path, exc.strerror or exc, self.path))
+
+    def abort(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.tmp and os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+        self.tmp = None
+
+
 def read_text(path):
     path = os.path.expanduser(path)
     if not os.path.exists(path):

@@ -53,7 +53,8 @@ class Env(object):
 
     def init(self, check=False, **extra):
         args = dict(url=self.bao.url, keys_file=str(self.keys), root_token_file=str(self.token), timeout=20,
-                    _ansible_check_mode=check, **extra)
+                    _ansible_check_mode=check)
+        args.update(extra)
         return self._record(*self.run(vault_init.main, args))
 
     def pki(self, check=False, diff=False, **extra):
@@ -192,6 +193,25 @@ def test_existing_keys_file_is_never_overwritten(env):
     assert failed and "is not initialised, but" in result["msg"] and "Move the file away" in result["msg"]
     assert env.keys.read_text() == '{"keys_base64": ["old"]}'
     assert hvac.Client(url=env.bao.url).sys.is_initialized() is False
+
+
+@pytest.mark.parametrize("which", ["keys_file", "root_token_file"])
+def test_unwritable_files_fail_before_init(env, tmp_path, which):
+    """vault_init checks that it can write both files before it calls sys/init: an initialised Vault without its
+    keys could never be unsealed again."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    target = blocker / "file"
+    failed, result = env.init(**{which: str(target)})
+    assert failed
+    assert str(target) in result["msg"] and "Nothing was changed" in result["msg"], result["msg"]
+    assert hvac.Client(url=env.bao.url).sys.is_initialized() is False
+    assert not env.keys.exists() and not env.token.exists()
+
+
+def test_init_leaves_no_temp_file(env):
+    assert not env.init()[0]
+    assert sorted(p.name for p in env.dir.iterdir()) == ["keys.json", "root-token"]
 
 
 def test_api_down_fails_with_what_to_check(run_module, tmp_path):

@@ -56,3 +56,25 @@ def test_atomic_write_mode_and_no_overwrite(tmp_path):
         _vault.atomic_write(str(target), "two", overwrite=False)
     assert target.read_text() == "one"
     assert [p.name for p in target.parent.iterdir()] == ["keys.json"], "no temp file left behind"
+
+
+def test_reserved_file_keeps_the_content_when_it_cannot_be_put_in_place(tmp_path):
+    target = tmp_path / "keys.json"
+    reserved = _vault.ReservedFile(str(target))
+    temp = [p for p in tmp_path.iterdir()]
+    assert len(temp) == 1 and stat.S_IMODE(os.stat(temp[0]).st_mode) == 0o600
+    assert os.stat(temp[0]).st_blocks * 512 >= 65536, "the space is allocated up front"
+    target.write_text("appeared meanwhile")
+    with pytest.raises(_vault.VaultError, match="rename it to"):
+        reserved.commit("the keys")
+    assert target.read_text() == "appeared meanwhile"
+    assert temp[0].read_text() == "the keys", "the content is never thrown away"
+
+
+def test_reserved_file_commit_writes_exactly_the_content(tmp_path):
+    target = tmp_path / "d" / "root-token"
+    _vault.ReservedFile(str(target)).commit("token\n")
+    assert target.read_text() == "token\n" and stat.S_IMODE(os.stat(target).st_mode) == 0o600
+    assert [p.name for p in target.parent.iterdir()] == ["root-token"]
+    with pytest.raises(_vault.VaultError, match="Refusing to overwrite"):
+        _vault.ReservedFile(str(target))
