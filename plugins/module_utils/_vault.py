@@ -43,7 +43,14 @@ TOKEN_ARGS = dict(
 
 
 class VaultError(Exception):
-    """A failure with a message fit for fail_json: what failed and what to do."""
+    """A failure with a message fit for fail_json: what failed and what to do.
+
+    status: the HTTP status Vault answered with, or None when it was not reached (or the failure is not Vault's).
+    """
+
+    def __init__(self, msg, status=None):
+        super(VaultError, self).__init__(msg)
+        self.status = status
 
 
 def connect(params, token=None):
@@ -52,6 +59,12 @@ def connect(params, token=None):
 
     verify = params.get("ca_cert") or params.get("validate_certs", True)
     return _hvac.Client(url=params["url"], token=token, verify=verify, timeout=params.get("timeout") or 30)
+
+
+def error_text(error):
+    """One of Vault's error strings without the "1 error occurred:" wrapping of its multi-errors."""
+    lines = [line.strip().lstrip("*").strip() for line in str(error).splitlines()]
+    return "; ".join(line for line in lines if line and not re.match(r"^\d+ errors? occurred:$", line))
 
 
 def read_token(params):
@@ -226,14 +239,26 @@ class VaultApi(object):
             return status, None
         if status >= 400:
             errors = (body or {}).get("errors") if isinstance(body, dict) else None
-            detail = "; ".join(str(e) for e in errors) if errors else "HTTP %s" % status
+            detail = "; ".join(error_text(e) for e in errors) if errors else "HTTP %s" % status
             if status == 403:
                 detail += " (the token lacks permission, or has expired)"
-            raise VaultError("Vault refused %s: %s" % (what, detail))
+            raise VaultError("Vault refused %s: %s" % (what, detail), status=status)
         return status, body
 
     def seal_status(self):
         return self.call("GET", "sys/seal-status", what="reading the seal status")[1]
+
+    def health(self):
+        """(status, body) of sys/health as Vault answers it: 200 active, 429 standby, 472/473 DR/performance
+        standby, 501 not initialised, 503 sealed. The one place this collection reads sys/health."""
+        response = self.client.adapter.request("GET", "/v1/sys/health", raise_exception=False)
+        if isinstance(response, dict):
+            return 200, response
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+        return response.status_code, body
 
     def wait_for_api(self, timeout):
         """Wait until the API answers, whatever the init/seal state; return sys/health's body.
@@ -244,16 +269,14 @@ class VaultApi(object):
         last = "no answer"
         while True:
             try:
-                response = self.client.adapter.request("GET", "/v1/sys/health", raise_exception=False)
-                if isinstance(response, dict):
-                    return response
-                if response.status_code in (200, 429, 472, 473, 501, 503):
-                    return response.json()
-                last = "HTTP %s" % response.status_code
+                status, body = self.health()
+                if status in (200, 429, 472, 473, 501, 503) and body is not None:
+                    return body
+                last = "HTTP %s" % status
             except requests.exceptions.SSLError:
                 raise VaultError("TLS verification failed talking to %s. Set ca_cert to the CA that signed "
                                  "Vault's certificate, or use http:// for a listener without TLS." % self.url)
-            except (requests.exceptions.RequestException, ValueError) as exc:
+            except requests.exceptions.RequestException as exc:
                 last = type(exc).__name__
             if time.time() >= deadline:
                 raise VaultError(
@@ -267,12 +290,12 @@ class VaultApi(object):
         storage, writes fail with "local node not active" for a few seconds after the unseal."""
         deadline = time.time() + timeout
         while True:
-            response = self.client.adapter.request("GET", "/v1/sys/health", raise_exception=False)
-            if isinstance(response, dict):
+            status = self.health()[0]
+            if status == 200:
                 return
             if time.time() >= deadline:
                 raise VaultError("Vault at %s is unsealed but did not become active within %s s (sys/health: "
-                                 "HTTP %s). Check `docker logs dev-vault`." % (self.url, timeout, response.status_code))
+                                 "HTTP %s). Check `docker logs dev-vault`." % (self.url, timeout, status))
             time.sleep(0.25)
 
     def mounts(self):

@@ -480,3 +480,64 @@ def test_renamed_certificate_role_is_taken_over_without_losing_anything(env):
     assert env.pki(roles=roles, remove_roles=["postgresql-role"])[1]["actions"] == []
     assert env.access(services=services)[1]["actions"] == []
     env.assert_no_secret_in_results()
+
+
+# ---------------------------------------------------------------- the vault_access action's core
+
+def service_access(env, login=None):
+    """The action's core on a fresh client, logged in as `login` when given."""
+    from ansible_collections.colima_services.devenv.plugins.action import vault_access as action
+    from ansible_collections.colima_services.devenv.plugins.module_utils._vault import VaultApi, connect
+
+    access = action.Access(VaultApi(connect({"url": env.bao.url}), env.bao.url), str(env.dir), {})
+    if login:
+        access.login(login)
+    return access
+
+
+PG_REQUEST = {"service": "postgresql", "role": "postgresql-role", "common_name": "postgresql",
+              "alt_names": ["postgresql.dev-services.local", "localhost"], "ip_sans": ["127.0.0.1"]}
+
+
+def test_vault_access_says_what_vault_refused_not_that_it_is_unreachable(env, tmp_path):
+    """Every error used to read "cannot reach Vault"; now each names the operation and Vault's answer."""
+    from ansible_collections.colima_services.devenv.plugins.module_utils._vault import VaultError
+
+    assert not env.init()[0] and not env.pki()[0] and not env.access()[0]
+    access = service_access(env)
+    assert access.own_secret("postgresql")["username"] == "dev_admin"
+    with pytest.raises(VaultError) as refused:
+        access.secret("mysql")
+    assert "Vault refused reading secret secret/mysql: permission denied" in str(refused.value)
+    with pytest.raises(VaultError) as refused:
+        access.certificate(dict(PG_REQUEST, common_name="www.example.com"), str(tmp_path / "tls"))
+    assert "Vault refused issuing a certificate for www.example.com" in str(refused.value)
+    assert "cannot reach" not in str(refused.value).lower()
+    cred = json.loads((env.creds / "postgresql.json").read_text())
+    env.root_client().write_data("auth/approle/role/postgresql/secret-id/destroy", data={"secret_id": cred["secret_id"]})
+    with pytest.raises(VaultError) as refused:
+        service_access(env).own_secret("postgresql")
+    assert "Vault refused the AppRole login of postgresql" in str(refused.value)
+    assert "Run the vault role again" in str(refused.value)
+    env.bao.stop()
+    with pytest.raises(VaultError) as down:
+        service_access(env).own_secret("mysql")
+    assert "Cannot reach Vault at %s" % env.bao.url in str(down.value)
+
+
+def test_a_certificate_is_issued_again_when_the_intermediate_changed(env, tmp_path):
+    assert not env.init()[0] and not env.pki()[0] and not env.access()[0]
+    tls = str(tmp_path / "tls")
+    why, changed = service_access(env, "postgresql").certificate(PG_REQUEST, tls)
+    assert why == "missing" and changed
+    assert service_access(env, "postgresql").certificate(PG_REQUEST, tls) == (None, False)
+    # A new intermediate (as after a Vault re-init, or a re-issued chain) under the same name.
+    client = env.root_client()
+    csr = client.write_data("pki_int/intermediate/generate/internal",
+                            data={"common_name": "Colima Services Intermediate CA", "key_name": "again"})["data"]["csr"]
+    signed = client.write_data("pki/root/sign-intermediate", data={"csr": csr, "format": "pem", "ttl": "43800h"})["data"]["certificate"]
+    imported = client.write_data("pki_int/intermediate/set-signed", data={"certificate": signed})["data"]
+    client.write_data("pki_int/config/issuers", data={"default": imported["imported_issuers"][0]})
+    why, changed = service_access(env, "postgresql").certificate(PG_REQUEST, tls)
+    assert why.startswith("issued by another CA") and changed
+    assert service_access(env, "postgresql").certificate(PG_REQUEST, tls) == (None, False)
