@@ -541,3 +541,80 @@ def test_a_certificate_is_issued_again_when_the_intermediate_changed(env, tmp_pa
     why, changed = service_access(env, "postgresql").certificate(PG_REQUEST, tls)
     assert why.startswith("issued by another CA") and changed
     assert service_access(env, "postgresql").certificate(PG_REQUEST, tls) == (None, False)
+
+
+# ---------------------------------------------------------------- name constraints of the CAs
+
+DOMAINS = ["localhost", "dev-services.local"] + [s["name"] for s in SERVICES]
+IP_RANGES = ["172.20.0.0/24", "127.0.0.1/32"]
+
+
+def constrained_roles():
+    return [dict(role(s["name"]), allowed_ip_sans_cidr=IP_RANGES) for s in SERVICES]
+
+
+def permitted(pem):
+    from cryptography.x509 import NameConstraints
+
+    cert = x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem)
+    try:
+        value = cert.extensions.get_extension_for_class(NameConstraints).value
+    except x509.ExtensionNotFound:
+        return None
+    return sorted(n.value for n in value.permitted_subtrees or [])
+
+
+def openssl_text(path):
+    import subprocess
+
+    return subprocess.run(["openssl", "x509", "-noout", "-text", "-in", str(path)], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def test_the_cas_are_constrained_and_no_role_issues_for_other_names_or_ips(env):
+    assert not env.init()[0]
+    failed, result = env.pki(roles=constrained_roles(), permitted_dns_domains=DOMAINS)
+    assert not failed, result
+    for name in ("root-ca.pem", "ca-chain.pem"):
+        text = openssl_text(env.ca / name)
+        assert "X509v3 Name Constraints: critical" in text and "DNS:dev-services.local" in text, text
+        assert permitted((env.ca / name).read_text()) == sorted(DOMAINS)
+    client = env.root_client()
+    for svc in SERVICES:
+        for bad in ({"common_name": "www.example.com"}, {"common_name": svc["name"], "ip_sans": "8.8.8.8"}):
+            with pytest.raises(hvac.exceptions.InvalidRequest):
+                client.write_data("pki_int/issue/%s-role" % svc["name"], data=bad)
+        issued = client.write_data("pki_int/issue/%s-role" % svc["name"], data={
+            "common_name": svc["name"], "alt_names": "localhost", "ip_sans": "172.20.0.10,127.0.0.1"})
+        assert "BEGIN CERTIFICATE" in issued["data"]["certificate"]
+    assert not env.pki(roles=constrained_roles(), permitted_dns_domains=DOMAINS)[1]["changed"]
+
+
+def test_an_unconstrained_ca_is_reissued_only_when_asked(env, tmp_path):
+    assert not env.init()[0]
+    assert not env.pki()[0] and not env.access()[0]  # an environment from before the constraints
+    old_root = (env.ca / "root-ca.pem").read_text()
+    tls = str(tmp_path / "tls")
+    assert service_access(env, "postgresql").certificate(PG_REQUEST, tls)[1]
+
+    failed, result = env.pki(roles=constrained_roles(), permitted_dns_domains=DOMAINS)
+    assert not failed and result["ca_reissue_needed"] is True
+    assert not any("CA" in a for a in result["actions"]), result["actions"]
+    assert "-e vault_pki_reissue_ca=true" in result["ca_reissue_message"], result["ca_reissue_message"]
+    assert "trust the new root-ca.pem" in result["ca_reissue_message"]
+    assert (env.ca / "root-ca.pem").read_text() == old_root
+
+    failed, result = env.pki(roles=constrained_roles(), permitted_dns_domains=DOMAINS, reissue_ca=True)
+    assert not failed, result
+    assert "re-issue the root CA at pki" in result["actions"] and "re-issue the intermediate CA at pki_int" in result["actions"]
+    assert permitted((env.ca / "root-ca.pem").read_text()) == sorted(DOMAINS)
+    assert permitted((env.ca / "ca-chain.pem").read_text()) == sorted(DOMAINS)
+    assert (env.ca / "root-ca.pem").read_text() != old_root
+    root = x509.load_pem_x509_certificate((env.ca / "root-ca.pem").read_bytes())
+    x509.load_pem_x509_certificate((env.ca / "ca-chain.pem").read_bytes()).verify_directly_issued_by(root)
+    # The service certificate from the old chain is issued again by the next service step.
+    why, changed = service_access(env, "postgresql").certificate(PG_REQUEST, tls)
+    assert why.startswith("issued by another CA") and changed
+    # And the flag left on changes nothing more.
+    failed, again = env.pki(roles=constrained_roles(), permitted_dns_domains=DOMAINS, reissue_ca=True)
+    assert not failed and not again["changed"] and not again["ca_reissue_needed"], again["actions"]
