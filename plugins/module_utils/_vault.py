@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import json
 import os
 import re
@@ -152,14 +153,25 @@ class ReservedFile(object):
                 raise VaultError("Refusing to overwrite %s." % self.path)
             self.fd, self.tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(self.path))
             os.fchmod(self.fd, mode)
-            if hasattr(os, "posix_fallocate"):
-                os.posix_fallocate(self.fd, 0, size)
-            else:  # pragma: no cover - macOS: write the space out instead
-                os.write(self.fd, b"\0" * size)
+            self._allocate(size)
             os.fsync(self.fd)
         except (OSError, IOError) as exc:
             self.abort()
             raise VaultError("Cannot write %s: %s." % (self.path, exc.strerror or exc))
+
+    def _allocate(self, size):
+        """Hold the space: posix_fallocate where the platform and file system have it, else write it out."""
+        try:
+            os.posix_fallocate(self.fd, 0, size)
+            return
+        except AttributeError:  # pragma: no cover - macOS has no posix_fallocate
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+        view = memoryview(b"\0" * size)
+        while view:
+            view = view[os.write(self.fd, view):]
 
     def commit(self, content):
         """Write content and link the file into place. On failure the temp file (with the content) is kept
