@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import json
 import os
 import re
@@ -44,7 +45,14 @@ TOKEN_ARGS = dict(
 
 
 class VaultError(Exception):
-    """A failure with a message fit for fail_json: what failed and what to do."""
+    """A failure with a message fit for fail_json: what failed and what to do.
+
+    status: the HTTP status Vault answered with, or None when it was not reached (or the failure is not Vault's).
+    """
+
+    def __init__(self, msg, status=None):
+        super(VaultError, self).__init__(msg)
+        self.status = status
 
 
 def connect(params, token=None):
@@ -53,6 +61,12 @@ def connect(params, token=None):
 
     verify = params.get("ca_cert") or params.get("validate_certs", True)
     return _hvac.Client(url=params["url"], token=token, verify=verify, timeout=params.get("timeout") or 30)
+
+
+def error_text(error):
+    """One of Vault's error strings without the "1 error occurred:" wrapping of its multi-errors."""
+    lines = [line.strip().lstrip("*").strip() for line in str(error).splitlines()]
+    return "; ".join(line for line in lines if line and not re.match(r"^\d+ errors? occurred:$", line))
 
 
 def read_token(params):
@@ -94,6 +108,81 @@ def atomic_write(path, content, mode=0o600, overwrite=True):
         _files.atomic_write(path, content, mode=mode, overwrite=overwrite)
     except _files.FileError as exc:
         raise VaultError(str(exc))
+
+
+class ReservedFile(object):
+    """A secret file made ready before its content exists, so that writing it later cannot fail.
+
+    The directory is created (0700), the path checked to be free, a temp file created next to it with its mode
+    and `size` bytes of space allocated. commit() writes the content into that temp file and links it to the
+    path (never over an existing file). Raises VaultError naming the path when any of it cannot be done.
+    """
+
+    def __init__(self, path, size=65536, mode=0o600):
+        self.path = os.path.expanduser(path)
+        self.tmp, self.fd = None, None
+        directory = os.path.dirname(self.path) or "."
+        try:
+            if os.path.lexists(directory) and not os.path.isdir(directory):
+                raise VaultError("Cannot write %s: %s is not a directory." % (self.path, directory))
+            if not os.path.isdir(directory):
+                os.makedirs(directory, mode=0o700)
+            if os.path.lexists(self.path):
+                raise VaultError("Refusing to overwrite %s." % self.path)
+            self.fd, self.tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(self.path))
+            os.fchmod(self.fd, mode)
+            self._allocate(size)
+            os.fsync(self.fd)
+        except (OSError, IOError) as exc:
+            self.abort()
+            raise VaultError("Cannot write %s: %s." % (self.path, exc.strerror or exc))
+
+    def _allocate(self, size):
+        """Hold the space: posix_fallocate where the platform and file system have it, else write it out."""
+        try:
+            os.posix_fallocate(self.fd, 0, size)
+            return
+        except AttributeError:  # pragma: no cover - macOS has no posix_fallocate
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+        view = memoryview(b"\0" * size)
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def commit(self, content):
+        """Write content and link the file into place. On failure the temp file (with the content) is kept
+        and named in the error, so that nothing written is lost."""
+        data = content.encode("utf-8") if not isinstance(content, bytes) else content
+        try:
+            os.lseek(self.fd, 0, os.SEEK_SET)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view):]
+            os.ftruncate(self.fd, len(data))
+            os.fsync(self.fd)
+            os.close(self.fd)
+            self.fd = None
+            os.link(self.tmp, self.path)
+            os.unlink(self.tmp)
+            self.tmp = None
+            dir_fd = os.open(os.path.dirname(self.path) or ".", os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except (OSError, IOError) as exc:
+            raise VaultError("Cannot move %s into place as %s (%s). It holds the content: rename it to %s now."
+                             % (self.tmp, self.path, exc.strerror or exc, self.path))
+
+    def abort(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.tmp and os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+        self.tmp = None
 
 
 def read_text(path):
@@ -140,14 +229,26 @@ class VaultApi(object):
             return status, None
         if status >= 400:
             errors = (body or {}).get("errors") if isinstance(body, dict) else None
-            detail = "; ".join(str(e) for e in errors) if errors else "HTTP %s" % status
+            detail = "; ".join(error_text(e) for e in errors) if errors else "HTTP %s" % status
             if status == 403:
                 detail += " (the token lacks permission, or has expired)"
-            raise VaultError("Vault refused %s: %s" % (what, detail))
+            raise VaultError("Vault refused %s: %s" % (what, detail), status=status)
         return status, body
 
     def seal_status(self):
         return self.call("GET", "sys/seal-status", what="reading the seal status")[1]
+
+    def health(self):
+        """(status, body) of sys/health as Vault answers it: 200 active, 429 standby, 472/473 DR/performance
+        standby, 501 not initialised, 503 sealed. The one place this collection reads sys/health."""
+        response = self.client.adapter.request("GET", "/v1/sys/health", raise_exception=False)
+        if isinstance(response, dict):
+            return 200, response
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+        return response.status_code, body
 
     def wait_for_api(self, timeout):
         """Wait until the API answers, whatever the init/seal state; return sys/health's body.
@@ -158,16 +259,14 @@ class VaultApi(object):
         last = "no answer"
         while True:
             try:
-                response = self.client.adapter.request("GET", "/v1/sys/health", raise_exception=False)
-                if isinstance(response, dict):
-                    return response
-                if response.status_code in (200, 429, 472, 473, 501, 503):
-                    return response.json()
-                last = "HTTP %s" % response.status_code
+                status, body = self.health()
+                if status in (200, 429, 472, 473, 501, 503) and body is not None:
+                    return body
+                last = "HTTP %s" % status
             except requests.exceptions.SSLError:
                 raise VaultError("TLS verification failed talking to %s. Set ca_cert to the CA that signed "
                                  "Vault's certificate, or use http:// for a listener without TLS." % self.url)
-            except (requests.exceptions.RequestException, ValueError) as exc:
+            except requests.exceptions.RequestException as exc:
                 last = type(exc).__name__
             if time.time() >= deadline:
                 raise VaultError(
@@ -181,12 +280,12 @@ class VaultApi(object):
         storage, writes fail with "local node not active" for a few seconds after the unseal."""
         deadline = time.time() + timeout
         while True:
-            response = self.client.adapter.request("GET", "/v1/sys/health", raise_exception=False)
-            if isinstance(response, dict):
+            status = self.health()[0]
+            if status == 200:
                 return
             if time.time() >= deadline:
                 raise VaultError("Vault at %s is unsealed but did not become active within %s s (sys/health: "
-                                 "HTTP %s). Check `docker logs dev-vault`." % (self.url, timeout, response.status_code))
+                                 "HTTP %s). Check `docker logs dev-vault`." % (self.url, timeout, status))
             time.sleep(0.25)
 
     def mounts(self):

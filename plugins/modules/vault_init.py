@@ -17,6 +17,9 @@ description:
   - Initialises the server only when it reports uninitialised, and writes the init output (unseal keys and
     root token) to O(keys_file) and the root token to O(root_token_file), each atomically with mode 0600.
     An existing file is never overwritten.
+  - Before it calls C(sys/init) it makes both files ready (directory, mode 0600, space allocated); when either
+    cannot be written it fails and Vault stays uninitialised. Should moving a file into place fail after the
+    init, the error names the temp file that holds its content.
   - Unseals a sealed server with the keys from O(keys_file), starting with a reset of any unseal progress,
     and detects keys that do not belong to this server.
   - Never re-initialises. When the server is initialised but the keys file is missing, or a keys file exists
@@ -100,8 +103,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.colima_services.devenv.plugins.module_utils._vault import (
     CONNECTION_ARGS,
     VaultApi,
+    ReservedFile,
     VaultError,
-    atomic_write,
     connect,
     fail_on_missing_hvac,
     read_text,
@@ -129,6 +132,22 @@ def keys_missing_message(url, keys_file):
             "Restore keys.json from your backup to that path now. Until then the only unseal keys left are "
             "the copy inside the container; if they are lost too, Vault cannot be unsealed after a "
             "restart and its data is lost." % (url, keys_file))
+
+
+def reserve_files(keys_file, token_file):
+    """Both init-output files made ready (directory, mode, free space) before sys/init: once Vault is initialised
+    its keys exist only in the answer, so writing them must not be able to fail then."""
+    files = []
+    try:
+        for path in (keys_file, token_file):
+            files.append(ReservedFile(path))
+    except VaultError as exc:
+        for reserved in files:
+            reserved.abort()
+        raise VaultError("%s Nothing was changed: Vault was not initialised. Make that path writable (its "
+                         "directory, permissions and free space), or point vault_keys_file / vault_root_token_file "
+                         "elsewhere, then run again." % exc)
+    return files
 
 
 def unseal(api, keys, threshold, keys_file):
@@ -177,16 +196,23 @@ def run(module):
             actions.append("unseal")
         if module.check_mode:
             return dict(changed=True, initialized=True, sealed=not params["unseal"], actions=actions)
-        init = api.call("PUT", "sys/init", {"secret_shares": params["key_shares"],
-                                            "secret_threshold": params["key_threshold"]},
-                        what="initialising")[1]
+        files = reserve_files(keys_file, token_file)
+        try:
+            init = api.call("PUT", "sys/init", {"secret_shares": params["key_shares"],
+                                                "secret_threshold": params["key_threshold"]},
+                            what="initialising")[1]
+        except VaultError:
+            for reserved in files:
+                reserved.abort()
+            raise
         secrets = list(init.get("keys", [])) + list(init.get("keys_base64", [])) + [init.get("root_token", "")]
         module.no_log_values.update(s for s in secrets if s)
         output = dict(keys=init.get("keys", []), keys_base64=init.get("keys_base64", []),
                       root_token=init.get("root_token"), unseal_shares=params["key_shares"],
                       unseal_threshold=params["key_threshold"])
-        atomic_write(keys_file, json.dumps(output, indent=2) + "\n", overwrite=False)
-        atomic_write(token_file, init["root_token"] + "\n", overwrite=False)
+        # The keys first: they are what cannot be had again.
+        files[0].commit(json.dumps(output, indent=2) + "\n")
+        files[1].commit(init["root_token"] + "\n")
         initialized, sealed = True, True
         if params["unseal"]:
             status = unseal(api, output["keys_base64"][:params["key_threshold"]], params["key_threshold"], keys_file)

@@ -114,6 +114,12 @@ options:
         description: Allow IP subject alternative names.
         type: bool
         default: true
+      allowed_ip_sans_cidr:
+        description:
+          - The IP ranges (CIDR) the role may issue IP SANs for; empty allows any IP (OpenBao 2.5 and later).
+        type: list
+        elements: str
+        default: []
       ttl:
         description: Default certificate lifetime.
         type: str
@@ -137,6 +143,21 @@ options:
     type: list
     elements: str
     default: []
+  permitted_dns_domains:
+    description:
+      - Name constraints of both CAs (RFC 5280 permitted DNS subtrees; C(localhost) also permits C(*.localhost)).
+        Clients that check name constraints then refuse a certificate for any other name, whoever issued it.
+      - OpenBao has no IP name constraints for CAs; restrict IPs with O(roles[].allowed_ip_sans_cidr).
+      - An existing CA whose constraints differ is left alone and RV(ca_reissue_needed) says so, unless O(reissue_ca).
+    type: list
+    elements: str
+    default: []
+  reissue_ca:
+    description:
+      - When the CAs' name constraints differ from O(permitted_dns_domains), make a new root and intermediate with
+        them and set them as the default issuers (the old issuers stay, so what they signed can still be checked).
+    type: bool
+    default: false
   export_dir:
     description:
       - Directory that receives C(root-ca.pem) (the trust anchor), C(ca-chain.pem) (the intermediate CA,
@@ -175,6 +196,14 @@ ca_chain_pem:
   description: Intermediate then root.
   returned: always
   type: str
+ca_reissue_needed:
+  description: The CAs lack the wanted name constraints and were left alone (O(reissue_ca) not set).
+  returned: always
+  type: bool
+ca_reissue_message:
+  description: What to do about it (empty when nothing is needed); also given as a warning.
+  returned: always
+  type: str
 exported:
   description: Files written under O(export_dir) by this run.
   returned: always
@@ -188,6 +217,7 @@ diff:
 
 import copy
 import os
+import time
 
 from ansible_collections.colima_services.devenv.plugins.module_utils._vault import (
     Planner,
@@ -199,7 +229,8 @@ from ansible_collections.colima_services.devenv.plugins.module_utils._vault impo
 )
 
 ROLE_FIELDS = ("allowed_domains", "allow_subdomains", "allow_bare_domains", "allow_localhost", "allow_ip_sans",
-               "ttl", "max_ttl", "server_flag", "client_flag")
+               "allowed_ip_sans_cidr", "ttl", "max_ttl", "server_flag", "client_flag")
+LIST_FIELDS = ("allowed_domains", "allowed_ip_sans_cidr")
 
 
 def as_list(value):
@@ -217,7 +248,7 @@ def normalise_role(role):
         value = role.get(field)
         if field in ("ttl", "max_ttl"):
             value = duration_seconds(value)
-        elif field == "allowed_domains":
+        elif field in LIST_FIELDS:
             value = sorted(as_list(value))
         else:
             value = bool(value)
@@ -229,6 +260,20 @@ def first_pem(bundle):
     """The first certificate of a PEM bundle."""
     end = "-----END CERTIFICATE-----"
     return bundle[:bundle.index(end) + len(end)] + "\n" if end in bundle else bundle
+
+
+def permitted_dns_domains(pem):
+    """The permitted DNS names of a CA certificate's name constraints, sorted; [] without the extension."""
+    from cryptography import x509
+
+    if not pem:
+        return []
+    cert = x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem)
+    try:
+        value = cert.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        return []
+    return sorted(n.value for n in value.permitted_subtrees or [] if isinstance(n, x509.DNSName))
 
 
 def pem_join(*pems):
@@ -304,6 +349,7 @@ class Bootstrap(Planner):
             self.act("generate root CA at %s" % mount, "POST", "%s/root/generate/internal" % mount, {
                 "common_name": p["root_common_name"], "ttl": p["root_ttl"], "key_type": p["key_type"],
                 "key_bits": p["key_bits"], "issuer_name": "root-ca",
+                "permitted_dns_domains": p["permitted_dns_domains"],
             })
         self.after["issuers " + mount] = max(len(existing), 1)
 
@@ -329,11 +375,66 @@ class Bootstrap(Planner):
         signed = self.act("sign the intermediate CA with the root at %s" % root, "POST",
                           "%s/root/sign-intermediate" % root,
                           {"csr": (csr.get("data") or {}).get("csr", ""), "common_name": p["intermediate_common_name"],
-                           "format": "pem_bundle", "ttl": p["intermediate_ttl"]})
+                           "format": "pem_bundle", "ttl": p["intermediate_ttl"],
+                           "permitted_dns_domains": p["permitted_dns_domains"]})
         # The pem_bundle holds the intermediate and then its issuer. Import only the intermediate: the root
         # already lives in its own mount, and importing it here too would add a second (keyless) issuer.
         self.act("set the signed intermediate CA at %s" % mount, "POST", "%s/intermediate/set-signed" % mount,
                  {"certificate": first_pem((signed.get("data") or {}).get("certificate", ""))})
+
+    def constraints_differ(self):
+        """The CAs whose name constraints are not the wanted ones (an environment from before them, or the set of
+        names changed). Nothing to compare when no constraint is wanted, or in check mode before the CAs exist."""
+        want = sorted(self.params["permitted_dns_domains"])
+        if not want:
+            return []
+        return [mount for mount in (self.params["root_mount"], self.params["intermediate_mount"])
+                if self.issuers(mount) and permitted_dns_domains(self.ca_pem(mount)) != want]
+
+    def reissue(self):
+        """A new root and intermediate with the wanted constraints, made the default issuers of their mounts. The old
+        issuers stay (what they signed can still be checked and revoked); the roles issue from the new ones."""
+        p = self.params
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+        root = self.act("re-issue the root CA at %s" % p["root_mount"], "POST",
+                        "%s/root/generate/internal" % p["root_mount"], {
+                            "common_name": p["root_common_name"], "ttl": p["root_ttl"], "key_type": p["key_type"],
+                            "key_bits": p["key_bits"], "issuer_name": "root-ca-%s" % stamp, "key_name": "root-%s" % stamp,
+                            "permitted_dns_domains": p["permitted_dns_domains"]})
+        self.act("make the new root CA the default issuer of %s" % p["root_mount"], "POST",
+                 "%s/config/issuers" % p["root_mount"], {"default": (root.get("data") or {}).get("issuer_id", "")})
+        csr = self.act("re-issue the intermediate CA at %s" % p["intermediate_mount"], "POST",
+                       "%s/intermediate/generate/internal" % p["intermediate_mount"],
+                       {"common_name": p["intermediate_common_name"], "key_type": p["key_type"],
+                        "key_bits": p["key_bits"], "key_name": "intermediate-%s" % stamp})
+        signed = self.act("sign the new intermediate CA with the new root", "POST",
+                          "%s/root/sign-intermediate" % p["root_mount"],
+                          {"csr": (csr.get("data") or {}).get("csr", ""), "common_name": p["intermediate_common_name"],
+                           "format": "pem_bundle", "ttl": p["intermediate_ttl"],
+                           "permitted_dns_domains": p["permitted_dns_domains"]})
+        imported = self.act("set the new intermediate CA at %s" % p["intermediate_mount"], "POST",
+                            "%s/intermediate/set-signed" % p["intermediate_mount"],
+                            {"certificate": first_pem((signed.get("data") or {}).get("certificate", ""))})
+        self.act("make the new intermediate CA the default issuer of %s" % p["intermediate_mount"], "POST",
+                 "%s/config/issuers" % p["intermediate_mount"],
+                 {"default": ((imported.get("data") or {}).get("imported_issuers") or [""])[0]})
+
+    def ensure_constraints(self):
+        """The warning to give when the CAs still lack the wanted constraints (re-issue not asked for), else ''."""
+        outdated = self.constraints_differ()
+        if outdated and self.params["reissue_ca"]:
+            self.reissue()
+            return ""
+        if outdated:
+            message = (
+                "The CA certificates at %s do not carry the name constraints this environment wants (%s): they were "
+                "made before them, or the set of names changed. They can still sign for any name. Re-issue the CA "
+                "chain with -e vault_pki_reissue_ca=true: that makes a new root and intermediate, the service "
+                "certificates are issued again on the next run of their roles, and you must trust the new root-ca.pem "
+                "where you trusted the old one." % (", ".join(outdated), ", ".join(self.params["permitted_dns_domains"])))
+            self.module.warn(message)
+            return message
+        return ""
 
     def ensure_urls(self, mount):
         base = (self.params["public_url"] or self.params["url"]).rstrip("/")
@@ -404,6 +505,7 @@ class Bootstrap(Planner):
         self.ensure_mount(mounts, p["intermediate_mount"], "pki", p["intermediate_ttl"])
         self.ensure_root()
         self.ensure_intermediate()
+        reissue_message = self.ensure_constraints()
         self.ensure_urls(p["root_mount"])
         self.ensure_urls(p["intermediate_mount"])
         self.ensure_roles()
@@ -413,7 +515,9 @@ class Bootstrap(Planner):
         chain = pem_join(int_pem, root_pem) if int_pem and root_pem else ""
         exported = self.export({"root-ca.pem": pem_join(root_pem), "ca-chain.pem": pem_join(int_pem),
                                 "full-chain.pem": chain})
-        result = dict(changed=bool(self.actions), actions=self.actions, root_ca_pem=pem_join(root_pem),
+        result = dict(changed=bool(self.actions), actions=self.actions, ca_reissue_needed=bool(reissue_message),
+                      ca_reissue_message=reissue_message,
+                      root_ca_pem=pem_join(root_pem),
                       intermediate_ca_pem=pem_join(int_pem), ca_chain_pem=chain, exported=exported)
         if self.module._diff:
             result["diff"] = dict(before=copy.deepcopy(self.before), after=copy.deepcopy(self.after))
@@ -428,6 +532,7 @@ def main():
         allow_bare_domains=dict(type="bool", default=True),
         allow_localhost=dict(type="bool", default=True),
         allow_ip_sans=dict(type="bool", default=True),
+        allowed_ip_sans_cidr=dict(type="list", elements="str", default=[]),
         ttl=dict(type="str", default="8760h"),
         max_ttl=dict(type="str", default="8760h"),
         server_flag=dict(type="bool", default=True),
@@ -447,6 +552,8 @@ def main():
         public_url=dict(type="str"),
         roles=dict(type="list", elements="dict", default=[], options=role_spec),
         remove_roles=dict(type="list", elements="str", default=[]),
+        permitted_dns_domains=dict(type="list", elements="str", default=[]),
+        reissue_ca=dict(type="bool", default=False),
         export_dir=dict(type="path", default="~/.config/vault/ca"),
     )
     run_token_module(args, lambda module, api: Bootstrap(module, api).run(),

@@ -15,7 +15,8 @@ version_added: 0.1.0
 description:
   - For each service in O(services), ensures
   - a KV v2 secret at C(<kv_mount>/<name>), created once with C(cas=0) and random passwords, and never
-    rotated. Fields added to the layout later are filled in; existing values are never changed;
+    rotated. Fields added to the layout later are filled in; existing values are never changed. A soft-deleted
+    latest version is undeleted; a destroyed one stops the module unless the secret is in O(regenerate);
   - a policy C(<name>-policy) that may read C(<kv_mount>/data/<name>) (and O(services[].read_secrets)),
     update C(<pki_mount>/issue/<cert_role>) (O(services[].cert_role)) and read the CA chain, and nothing else;
   - an AppRole C(<name>) whose tokens carry only that policy, and a credential file
@@ -88,6 +89,14 @@ options:
     description: Directory of the per-service credential files.
     type: path
     default: ~/.config/vault/approles
+  regenerate:
+    description:
+      - Secrets (by name) whose destroyed latest version may be replaced by newly generated values.
+      - A secret whose latest version was soft-deleted is always undeleted; one whose latest version was destroyed
+        makes the module fail, naming it, unless it is listed here. Values are never re-rolled otherwise.
+    type: list
+    elements: str
+    default: []
   password_length:
     description: Length of generated passwords (letters and digits).
     type: int
@@ -170,17 +179,45 @@ def policy_text(name, p, read_secrets, cert_role=None):
 
 class Access(Planner):
     def secret(self, name):
-        status, body = self.api.call("GET", "%s/data/%s" % (self.params["kv_mount"], name), missing_ok=True,
-                                     what="reading secret %s/%s" % (self.params["kv_mount"], name))
-        if not body or not body.get("data"):
-            # Never written, or its latest version deleted (404 too): then it is written on top of that version.
-            meta = self.api.call("GET", "%s/metadata/%s" % (self.params["kv_mount"], name), missing_ok=True,
-                                 what="reading the metadata of secret %s/%s" % (self.params["kv_mount"], name))[1]
-            return None, ((meta or {}).get("data") or {}).get("current_version") or 0
-        version = (body["data"].get("metadata") or {}).get("version") or 0
-        if body["data"].get("data") is None:
-            return None, version  # its latest version was deleted: written again on top of it
-        return body["data"]["data"], version  # may be {} (a component whose secret holds no field)
+        """(data, version, state) of a secret: state is live, absent (never written), deleted (its latest version
+        soft-deleted: it can be undeleted) or destroyed (its latest version's data is gone for good)."""
+        kv = self.params["kv_mount"]
+        body = self.api.call("GET", "%s/data/%s" % (kv, name), missing_ok=True,
+                             what="reading secret %s/%s" % (kv, name))[1]
+        data = ((body or {}).get("data") or {})
+        if data.get("data") is not None:
+            return data["data"], (data.get("metadata") or {}).get("version") or 0, "live"  # may be {}: no field
+        meta = self.api.call("GET", "%s/metadata/%s" % (kv, name), missing_ok=True,
+                             what="reading the metadata of secret %s/%s" % (kv, name))[1]
+        meta = (meta or {}).get("data") or {}
+        version = meta.get("current_version") or 0
+        latest = (meta.get("versions") or {}).get(str(version)) or {}
+        if not version:
+            return None, 0, "absent"
+        return None, version, "destroyed" if latest.get("destroyed") else "deleted"
+
+    def restore(self, name, version):
+        """Undelete a soft-deleted latest version and read it back: its values are what the services use."""
+        kv = self.params["kv_mount"]
+        self.act("undelete version %s of secret %s/%s" % (version, kv, name), "POST", "%s/undelete/%s" % (kv, name),
+                 {"versions": [version]})
+        if self.check:
+            return {}
+        data, _version, state = self.secret(name)
+        if state != "live":
+            raise VaultError("Undeleting version %s of secret %s/%s did not bring it back (it is %s)."
+                             % (version, kv, name, state))
+        return data
+
+    def destroyed(self, names):
+        return VaultError(
+            "The latest version of secret %s is destroyed, so its generated values (the passwords the services "
+            "were set up with) are gone. Nothing was written. Restore the secret from a backup, or write the old "
+            "values back (bao kv put %s/<name> field=value ...); or, if the services can take new passwords "
+            "(their data is reset, or you change the passwords in them yourself), run again with "
+            "-e '{\"vault_regenerate_secrets\": [%s]}' to generate new values for these secrets only."
+            % (", ".join("%s/%s" % (self.params["kv_mount"], n) for n in names), self.params["kv_mount"],
+               ", ".join('\"%s\"' % n for n in names)))
 
     def generate(self):
         value = "".join(secrets.choice(ALPHABET) for _ in range(self.params["password_length"]))
@@ -189,12 +226,19 @@ class Access(Planner):
 
     def ensure_secrets(self):
         services = self.params["services"]
+        regenerate = set(self.params["regenerate"])
         current = {}
         for svc in services:
-            current[svc["name"]] = self.secret(svc["name"])
-            for value in (current[svc["name"]][0] or {}).values():
+            data, version, state = self.secret(svc["name"])
+            if state == "deleted":
+                data = self.restore(svc["name"], version)
+            current[svc["name"]] = (data, version, state)
+            for value in (data or {}).values():
                 if isinstance(value, str) and value:
                     self.module.no_log_values.add(value)
+        lost = [name for name, (_d, _v, state) in current.items() if state == "destroyed" and name not in regenerate]
+        if lost:
+            raise self.destroyed(sorted(lost))
         # Values shared by a group come from whichever member already has them.
         pool = {}
         for svc in services:
@@ -203,7 +247,7 @@ class Access(Planner):
                 if group and data.get(field):
                     pool.setdefault((group, field), data[field])
         for svc in services:
-            data, version = current[svc["name"]]
+            data, version, state = current[svc["name"]]
             want = dict(svc["data"])
             for field in svc["generate"]:
                 key = (svc.get("share_group"), field)
@@ -213,7 +257,7 @@ class Access(Planner):
                     want[field] = (data or {}).get(field) or self.generate()
             path = "%s/%s" % (self.params["kv_mount"], svc["name"])
             if data is None:
-                self.act("create secret %s" % path, "POST", "%s/data/%s" % (self.params["kv_mount"], svc["name"]),
+                self.act("%s secret %s" % ("regenerate" if state == "destroyed" else "create", path), "POST", "%s/data/%s" % (self.params["kv_mount"], svc["name"]),
                          {"options": {"cas": version}, "data": want})
             else:
                 missing = sorted(set(want) - set(data))
@@ -327,6 +371,7 @@ def main():
         approle_mount=dict(type="str", default="approle"),
         credentials_dir=dict(type="path", default="~/.config/vault/approles"),
         password_length=dict(type="int", default=25, no_log=False),
+        regenerate=dict(type="list", elements="str", default=[], no_log=False),
         token_ttl=dict(type="str", default="1h", no_log=False),
         token_max_ttl=dict(type="str", default="4h", no_log=False),
     )

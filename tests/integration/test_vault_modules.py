@@ -53,7 +53,8 @@ class Env(object):
 
     def init(self, check=False, **extra):
         args = dict(url=self.bao.url, keys_file=str(self.keys), root_token_file=str(self.token), timeout=20,
-                    _ansible_check_mode=check, **extra)
+                    _ansible_check_mode=check)
+        args.update(extra)
         return self._record(*self.run(vault_init.main, args))
 
     def pki(self, check=False, diff=False, **extra):
@@ -62,9 +63,9 @@ class Env(object):
         args.update(extra)
         return self._record(*self.run(vault_pki_bootstrap.main, args))
 
-    def access(self, check=False, services=None):
+    def access(self, check=False, services=None, **extra):
         args = dict(url=self.bao.url, token_file=str(self.token), credentials_dir=str(self.creds),
-                    services=services or SERVICES, _ansible_check_mode=check)
+                    services=services or SERVICES, _ansible_check_mode=check, **extra)
         return self._record(*self.run(vault_service_access.main, args))
 
     def root_client(self):
@@ -192,6 +193,25 @@ def test_existing_keys_file_is_never_overwritten(env):
     assert failed and "is not initialised, but" in result["msg"] and "Move the file away" in result["msg"]
     assert env.keys.read_text() == '{"keys_base64": ["old"]}'
     assert hvac.Client(url=env.bao.url).sys.is_initialized() is False
+
+
+@pytest.mark.parametrize("which", ["keys_file", "root_token_file"])
+def test_unwritable_files_fail_before_init(env, tmp_path, which):
+    """vault_init checks that it can write both files before it calls sys/init: an initialised Vault without its
+    keys could never be unsealed again."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    target = blocker / "file"
+    failed, result = env.init(**{which: str(target)})
+    assert failed
+    assert str(target) in result["msg"] and "Nothing was changed" in result["msg"], result["msg"]
+    assert hvac.Client(url=env.bao.url).sys.is_initialized() is False
+    assert not env.keys.exists() and not env.token.exists()
+
+
+def test_init_leaves_no_temp_file(env):
+    assert not env.init()[0]
+    assert sorted(p.name for p in env.dir.iterdir()) == ["keys.json", "root-token"]
 
 
 def test_api_down_fails_with_what_to_check(run_module, tmp_path):
@@ -362,9 +382,9 @@ def test_service_access_least_privilege_and_no_rotation(env):
     env.assert_no_secret_in_results()
 
 
-def test_a_secret_without_fields_or_deleted_is_not_created_twice(env):
+def test_a_secret_without_fields_is_not_created_twice(env):
     """A component whose secret holds no field (prometheus: an AppRole and a certificate only) converges once and
-    then changes nothing; a secret whose latest version was deleted is written again on top of it."""
+    then changes nothing."""
     assert not env.init()[0]
     assert not env.pki()[0]
     services = SERVICES + [{"name": "prometheus", "data": {}, "generate": []}]
@@ -372,11 +392,45 @@ def test_a_secret_without_fields_or_deleted_is_not_created_twice(env):
     assert not failed and "create secret secret/prometheus" in result["actions"], result
     failed, again = env.access(services=services)
     assert not failed and not again["changed"], again
-    root = env.root_client()
-    root.secrets.kv.v2.delete_latest_version_of_secret(path="mysql")
-    failed, result = env.access(services=services)
-    assert not failed and "create secret secret/mysql" in result["actions"], result
-    assert len(root.secrets.kv.v2.read_secret_version(path="mysql", raise_on_deleted_version=True)["data"]["data"]["password"]) == 25
+
+
+def kv(env, name):
+    return env.root_client().secrets.kv.v2.read_secret_version(path=name, raise_on_deleted_version=True)["data"]
+
+
+def test_a_soft_deleted_secret_is_restored_not_regenerated(env):
+    """The database keeps its password: a deleted latest version is undeleted, never replaced by a new value."""
+    assert not env.init()[0]
+    assert not env.pki()[0]
+    assert not env.access()[0]
+    before = kv(env, "mysql")
+    env.root_client().secrets.kv.v2.delete_latest_version_of_secret(path="mysql")
+    failed, result = env.access()
+    assert not failed and result["actions"] == ["undelete version 1 of secret secret/mysql"], result
+    after = kv(env, "mysql")
+    assert after["data"] == before["data"] and after["metadata"]["version"] == 1
+    assert not env.access()[1]["changed"]
+
+
+def test_a_destroyed_secret_stops_the_run_unless_regeneration_is_asked_for(env):
+    assert not env.init()[0]
+    assert not env.pki()[0]
+    assert not env.access()[0]
+    before = kv(env, "mysql")
+    env.root_client().secrets.kv.v2.destroy_secret_versions(path="mysql", versions=[1])
+    failed, result = env.access()
+    assert failed
+    assert "secret/mysql" in result["msg"] and "destroyed" in result["msg"]
+    assert "vault_regenerate_secrets" in result["msg"]
+    meta = env.root_client().secrets.kv.v2.read_secret_metadata(path="mysql")["data"]
+    assert meta["current_version"] == 1, "nothing may be written"
+
+    failed, result = env.access(regenerate=["mysql"])
+    assert not failed and "regenerate secret secret/mysql" in result["actions"], result
+    after = kv(env, "mysql")
+    assert after["metadata"]["version"] == 2 and after["data"]["username"] == before["data"]["username"]
+    assert len(after["data"]["password"]) == 25 and after["data"]["password"] != before["data"]["password"]
+    assert not env.access()[1]["changed"]
 
 
 def test_revoked_secret_id_is_renewed(env):
@@ -426,3 +480,141 @@ def test_renamed_certificate_role_is_taken_over_without_losing_anything(env):
     assert env.pki(roles=roles, remove_roles=["postgresql-role"])[1]["actions"] == []
     assert env.access(services=services)[1]["actions"] == []
     env.assert_no_secret_in_results()
+
+
+# ---------------------------------------------------------------- the vault_access action's core
+
+def service_access(env, login=None):
+    """The action's core on a fresh client, logged in as `login` when given."""
+    from ansible_collections.colima_services.devenv.plugins.action import vault_access as action
+    from ansible_collections.colima_services.devenv.plugins.module_utils._vault import VaultApi, connect
+
+    access = action.Access(VaultApi(connect({"url": env.bao.url}), env.bao.url), str(env.dir), {})
+    if login:
+        access.login(login)
+    return access
+
+
+PG_REQUEST = {"service": "postgresql", "role": "postgresql-role", "common_name": "postgresql",
+              "alt_names": ["postgresql.dev-services.local", "localhost"], "ip_sans": ["127.0.0.1"]}
+
+
+def test_vault_access_says_what_vault_refused_not_that_it_is_unreachable(env, tmp_path):
+    """Every error used to read "cannot reach Vault"; now each names the operation and Vault's answer."""
+    from ansible_collections.colima_services.devenv.plugins.module_utils._vault import VaultError
+
+    assert not env.init()[0] and not env.pki()[0] and not env.access()[0]
+    access = service_access(env)
+    assert access.own_secret("postgresql")["username"] == "dev_admin"
+    with pytest.raises(VaultError) as refused:
+        access.secret("mysql")
+    assert "Vault refused reading secret secret/mysql: permission denied" in str(refused.value)
+    with pytest.raises(VaultError) as refused:
+        access.certificate(dict(PG_REQUEST, common_name="www.example.com"), str(tmp_path / "tls"))
+    assert "Vault refused issuing a certificate for www.example.com" in str(refused.value)
+    assert "cannot reach" not in str(refused.value).lower()
+    cred = json.loads((env.creds / "postgresql.json").read_text())
+    env.root_client().write_data("auth/approle/role/postgresql/secret-id/destroy", data={"secret_id": cred["secret_id"]})
+    with pytest.raises(VaultError) as refused:
+        service_access(env).own_secret("postgresql")
+    assert "Vault refused the AppRole login of postgresql" in str(refused.value)
+    assert "Run the vault role again" in str(refused.value)
+    env.bao.stop()
+    with pytest.raises(VaultError) as down:
+        service_access(env).own_secret("mysql")
+    assert "Cannot reach Vault at %s" % env.bao.url in str(down.value)
+
+
+def test_a_certificate_is_issued_again_when_the_intermediate_changed(env, tmp_path):
+    assert not env.init()[0] and not env.pki()[0] and not env.access()[0]
+    tls = str(tmp_path / "tls")
+    why, changed = service_access(env, "postgresql").certificate(PG_REQUEST, tls)
+    assert why == "missing" and changed
+    assert service_access(env, "postgresql").certificate(PG_REQUEST, tls) == (None, False)
+    # A new intermediate (as after a Vault re-init, or a re-issued chain) under the same name.
+    client = env.root_client()
+    csr = client.write_data("pki_int/intermediate/generate/internal",
+                            data={"common_name": "Colima Services Intermediate CA", "key_name": "again"})["data"]["csr"]
+    signed = client.write_data("pki/root/sign-intermediate", data={"csr": csr, "format": "pem", "ttl": "43800h"})["data"]["certificate"]
+    imported = client.write_data("pki_int/intermediate/set-signed", data={"certificate": signed})["data"]
+    client.write_data("pki_int/config/issuers", data={"default": imported["imported_issuers"][0]})
+    why, changed = service_access(env, "postgresql").certificate(PG_REQUEST, tls)
+    assert why.startswith("issued by another CA") and changed
+    assert service_access(env, "postgresql").certificate(PG_REQUEST, tls) == (None, False)
+
+
+# ---------------------------------------------------------------- name constraints of the CAs
+
+DOMAINS = ["localhost", "dev-services.local"] + [s["name"] for s in SERVICES]
+IP_RANGES = ["172.20.0.0/24", "127.0.0.1/32"]
+
+
+def constrained_roles():
+    return [dict(role(s["name"]), allowed_ip_sans_cidr=IP_RANGES) for s in SERVICES]
+
+
+def permitted(pem):
+    from cryptography.x509 import NameConstraints
+
+    cert = x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem)
+    try:
+        value = cert.extensions.get_extension_for_class(NameConstraints).value
+    except x509.ExtensionNotFound:
+        return None
+    return sorted(n.value for n in value.permitted_subtrees or [])
+
+
+def openssl_text(path):
+    import subprocess
+
+    return subprocess.run(["openssl", "x509", "-noout", "-text", "-in", str(path)], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def test_the_cas_are_constrained_and_no_role_issues_for_other_names_or_ips(env):
+    assert not env.init()[0]
+    failed, result = env.pki(roles=constrained_roles(), permitted_dns_domains=DOMAINS)
+    assert not failed, result
+    for name in ("root-ca.pem", "ca-chain.pem"):
+        text = openssl_text(env.ca / name)
+        assert "X509v3 Name Constraints: critical" in text and "DNS:dev-services.local" in text, text
+        assert permitted((env.ca / name).read_text()) == sorted(DOMAINS)
+    client = env.root_client()
+    for svc in SERVICES:
+        for bad in ({"common_name": "www.example.com"}, {"common_name": svc["name"], "ip_sans": "8.8.8.8"}):
+            with pytest.raises(hvac.exceptions.InvalidRequest):
+                client.write_data("pki_int/issue/%s-role" % svc["name"], data=bad)
+        issued = client.write_data("pki_int/issue/%s-role" % svc["name"], data={
+            "common_name": svc["name"], "alt_names": "localhost", "ip_sans": "172.20.0.10,127.0.0.1"})
+        assert "BEGIN CERTIFICATE" in issued["data"]["certificate"]
+    assert not env.pki(roles=constrained_roles(), permitted_dns_domains=DOMAINS)[1]["changed"]
+
+
+def test_an_unconstrained_ca_is_reissued_only_when_asked(env, tmp_path):
+    assert not env.init()[0]
+    assert not env.pki()[0] and not env.access()[0]  # an environment from before the constraints
+    old_root = (env.ca / "root-ca.pem").read_text()
+    tls = str(tmp_path / "tls")
+    assert service_access(env, "postgresql").certificate(PG_REQUEST, tls)[1]
+
+    failed, result = env.pki(roles=constrained_roles(), permitted_dns_domains=DOMAINS)
+    assert not failed and result["ca_reissue_needed"] is True
+    assert not any("CA" in a for a in result["actions"]), result["actions"]
+    assert "-e vault_pki_reissue_ca=true" in result["ca_reissue_message"], result["ca_reissue_message"]
+    assert "trust the new root-ca.pem" in result["ca_reissue_message"]
+    assert (env.ca / "root-ca.pem").read_text() == old_root
+
+    failed, result = env.pki(roles=constrained_roles(), permitted_dns_domains=DOMAINS, reissue_ca=True)
+    assert not failed, result
+    assert "re-issue the root CA at pki" in result["actions"] and "re-issue the intermediate CA at pki_int" in result["actions"]
+    assert permitted((env.ca / "root-ca.pem").read_text()) == sorted(DOMAINS)
+    assert permitted((env.ca / "ca-chain.pem").read_text()) == sorted(DOMAINS)
+    assert (env.ca / "root-ca.pem").read_text() != old_root
+    root = x509.load_pem_x509_certificate((env.ca / "root-ca.pem").read_bytes())
+    x509.load_pem_x509_certificate((env.ca / "ca-chain.pem").read_bytes()).verify_directly_issued_by(root)
+    # The service certificate from the old chain is issued again by the next service step.
+    why, changed = service_access(env, "postgresql").certificate(PG_REQUEST, tls)
+    assert why.startswith("issued by another CA") and changed
+    # And the flag left on changes nothing more.
+    failed, again = env.pki(roles=constrained_roles(), permitted_dns_domains=DOMAINS, reissue_ca=True)
+    assert not failed and not again["changed"] and not again["ca_reissue_needed"], again["actions"]
