@@ -17,6 +17,7 @@ import errno
 import json
 import os
 import re
+import tempfile
 import time
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _files
