@@ -38,3 +38,20 @@ def test_a_missing_salt_seed_is_an_error_that_says_what_to_do(seed):
         htpasswd_line("pw0rd", "admin", seed)
     assert "salt" in str(err.value) and "vault" in str(err.value)
     assert "pw0rd" not in str(err.value)
+
+
+def test_prometheus_and_alertmanager_are_behind_the_edge_login_and_other_uis_keep_their_own():
+    import os
+    import yaml
+    from ansible_collections.colima_services.devenv.plugins.filter import registry as reg
+    defaults = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "devenv", "defaults", "main.yml")
+    with open(defaults) as handle:
+        components = yaml.safe_load(handle)["devenv_components"]
+    for entry in components.values():
+        if isinstance(entry.get("enabled"), str):
+            entry["enabled"] = False
+    plan = reg.registry(components)
+    behind = sorted(name for name, entry in plan.items() if entry.get("web") and entry["web"]["login"])
+    assert behind == ["alertmanager", "prometheus"]
+    # A web entry without it stays as it was: its own login (Grafana, RabbitMQ, Vault), none added.
+    assert plan["grafana"]["web"]["login"] is False
