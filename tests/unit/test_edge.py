@@ -1,11 +1,15 @@
-# -*- coding: utf-8 -*-
 """The edge's filters: the dashboard's basic-auth line."""
+
+import os
 
 import bcrypt
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
-
+from ansible_collections.colima_services.devenv.plugins.filter import registry as reg
 from ansible_collections.colima_services.devenv.plugins.filter.edge import htpasswd_line
+
+DEFAULTS = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "devenv", "defaults", "main.yml")
 
 
 def _hash(line):
@@ -41,11 +45,7 @@ def test_a_missing_salt_seed_is_an_error_that_says_what_to_do(seed):
 
 
 def test_prometheus_and_alertmanager_are_behind_the_edge_login_and_other_uis_keep_their_own():
-    import os
-    import yaml
-    from ansible_collections.colima_services.devenv.plugins.filter import registry as reg
-    defaults = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "devenv", "defaults", "main.yml")
-    with open(defaults) as handle:
+    with open(DEFAULTS) as handle:
         components = yaml.safe_load(handle)["devenv_components"]
     for entry in components.values():
         if isinstance(entry.get("enabled"), str):

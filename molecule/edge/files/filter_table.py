@@ -81,8 +81,8 @@ def table(name):
         # Ambiguous framing: the filter answers the first request and closes the connection; what follows it is never
         # read as a request.
         ("smuggling: both Content-Length and chunked",
-         "GET /_ping HTTP/1.1\r\nHost: docker\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-         "POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+         ("GET /_ping HTTP/1.1\r\nHost: docker\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+          "POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
          [READ]),
         ("HTTP/0.9", "GET /_ping\r\n", [BAD]),
     ]
@@ -99,7 +99,7 @@ def statuses(address, port, raw, timeout=10):
             if not chunk:
                 break
             data += chunk
-    except socket.timeout:
+    except TimeoutError:
         pass
     sock.close()
     # A body without a final newline (the engine's "OK") runs into the next status line: search, not split.
