@@ -22,15 +22,16 @@ _STD = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _BCRYPT = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
-def _salt(user, password):
-    """22 characters of bcrypt's base64, derived from the user and password: the same line on every run
-    (so a re-run changes nothing), different for every password."""
-    digest = hashlib.sha256(("devenv-edge:%s:%s" % (user, password)).encode("utf-8")).digest()[:16]
-    text = base64.b64encode(digest).decode("ascii").rstrip("=")
-    return text.translate(str.maketrans(_STD, _BCRYPT))[:22]
+def _salt(seed, user, password):
+    """22 characters of bcrypt's base64 from the install's random seed (kept in Vault next to the password), the user
+    and the password: the same line on every run of one install (so a re-run changes nothing), a different one on
+    every install, even for the same login."""
+    text = "devenv-edge:%s:%s:%s" % (seed, user, password)
+    digest = hashlib.sha256(text.encode("utf-8")).digest()[:16]
+    return base64.b64encode(digest).decode("ascii").rstrip("=").translate(str.maketrans(_STD, _BCRYPT))[:22]
 
 
-def htpasswd_line(password, user, rounds=10):
+def htpasswd_line(password, user, salt_seed, rounds=10):
     """'user:$2b$10$...' for Traefik's basicAuth usersFile. Errors never contain the password."""
     if not HAS_BCRYPT:
         raise AnsibleFilterError("htpasswd_line needs the Python package bcrypt on the controller: "
@@ -38,7 +39,10 @@ def htpasswd_line(password, user, rounds=10):
     if not isinstance(password, str) or not password or not isinstance(user, str) or not user or ":" in user:
         raise AnsibleFilterError("htpasswd_line needs a non-empty password and a user name without ':' (user %r)"
                                  % (user if isinstance(user, str) else type(user).__name__))
-    prefix = ("$2b$%02d$%s" % (int(rounds), _salt(user, password))).encode("ascii")
+    if not isinstance(salt_seed, str) or not salt_seed:
+        raise AnsibleFilterError("htpasswd_line needs the install's salt seed (a random value the vault role generates "
+                                 "next to the password, e.g. secret/traefik's salt): run the vault role first")
+    prefix = ("$2b$%02d$%s" % (int(rounds), _salt(salt_seed, user, password))).encode("ascii")
     return "%s:%s" % (user, bcrypt.hashpw(password.encode("utf-8")[:72], prefix).decode("ascii"))
 
 

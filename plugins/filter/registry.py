@@ -133,7 +133,9 @@ def _web(component, entry):
         return None
     port = _port_named(entry, component, web.get("port"), "web")
     return {"host": web.get("host") or "%s.localhost" % component, "port": port["container"],
-            "scheme": "https" if port["kind"] == "https" else "http", "path": web.get("path", "/")}
+            "scheme": "https" if port["kind"] == "https" else "http", "path": web.get("path", "/"),
+            # login: the edge asks for its own login (secret/traefik) before the UI, for UIs that have none.
+            "login": bool(web.get("login", False))}
 
 
 def _metrics(component, entry):

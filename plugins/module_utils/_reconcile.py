@@ -40,7 +40,7 @@ def bind_mount(bind):
 
 
 SPEC_FIELDS = ("component", "image", "recipe", "hostname", "aliases", "command", "entrypoint", "user", "env",
-               "capabilities", "init", "volumes", "binds", "files", "tls", "healthcheck", "ready", "reload")
+               "capabilities", "cap_drop", "pid_mode", "init", "volumes", "binds", "files", "tls", "healthcheck", "ready", "reload")
 TLS_FIELDS = ("enabled", "dest", "owner", "group", "key_mode", "cert_mode", "ca_mode", "cert_owned", "ca", "combined")
 
 
@@ -112,7 +112,7 @@ def container_options(spec, entry, settings):
         "init": bool(spec.get("init", False)),
         "pull": "never",
     }
-    for key in ("command", "entrypoint", "user", "env", "capabilities", "healthcheck"):
+    for key in ("command", "entrypoint", "user", "env", "capabilities", "cap_drop", "pid_mode", "healthcheck"):
         if spec.get(key) not in (None, "", [], {}):
             opts[key] = spec[key]
     if entry.get("memory_limit_mb"):

@@ -46,7 +46,7 @@ def test_vault_layouts_and_certificate_roles_come_from_the_registry():
     assert services["postgresql"]["read_secrets"] == ["forgejo", "postgres-exporter"]
     assert services["mysql"]["generate"] == ["root_password", "password"]
     assert services["redis-1"]["share_group"] == "redis"
-    assert services["grafana"]["generate"] == ["admin_password"]
+    assert services["grafana"]["generate"] == ["admin_password", "secret_key"]
     roles = dict((r["name"], r) for r in reg.vault_pki_roles(plan, "8760h"))
     assert services["postgresql"]["cert_role"] == "postgres-role"  # the design's name; the secret keeps its own
     assert roles["postgres-role"]["allowed_domains"] == [

@@ -6,6 +6,8 @@
       TLS is verified against CA with HOST as the expected name (a failure exits 1 with the reason).
       --plain: plain HTTP (no TLS). --auth-env: basic auth "user:password" read from that environment variable.
   edge_probe.py burst PORT HOST PATH CA COUNT THREADS               COUNT requests at once; prints {status: count}
+  edge_probe.py burst-hosts PORT HOST*W,HOST PATH CA COUNT THREADS  the same, spread over hosts (W: weight, default 1)
+      in turn; prints {host: {status: count}}
   edge_probe.py wait PORT HOST PATH CA STATUS TIMEOUT               repeat get until STATUS answers; prints the tries
 """
 
@@ -64,6 +66,25 @@ def main(argv):
         with concurrent.futures.ThreadPoolExecutor(int(threads)) as pool:
             counts = collections.Counter(pool.map(one, range(int(count))))
         print(json.dumps(dict((str(k), v) for k, v in counts.items())))
+        return 0
+    if cmd == "burst-hosts":
+        port, hosts, path, ca, count, threads = argv[1:7]
+        turn = []
+        for item in hosts.split(","):
+            name, _, weight = item.partition("*")
+            turn += [name] * int(weight or 1)
+
+        def one_of(i):
+            host = turn[i % len(turn)]
+            try:
+                return host, request(port, host, path, ca)["status"]
+            except (ssl.SSLError, OSError, http.client.HTTPException) as exc:
+                return host, "error: %s" % exc
+        result = collections.defaultdict(collections.Counter)
+        with concurrent.futures.ThreadPoolExecutor(int(threads)) as pool:
+            for host, status in pool.map(one_of, range(int(count))):
+                result[host][str(status)] += 1
+        print(json.dumps(dict((host, dict(counts)) for host, counts in result.items())))
         return 0
     if cmd == "wait":
         port, host, path, ca, status, timeout = argv[1:7]
