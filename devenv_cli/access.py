@@ -3,7 +3,7 @@
 import sys
 import webbrowser
 
-from devenv_cli import OK, FAILURE
+from devenv_cli import FAILURE, OK
 from devenv_cli.clients import shell_argv
 from devenv_cli.run import CliError, container, docker
 

@@ -11,7 +11,7 @@ import sys
 import tarfile
 import tempfile
 
-from devenv_cli import OK, FAILURE, USAGE
+from devenv_cli import FAILURE, OK, USAGE
 from devenv_cli.run import CliError, emit_json, failure_tail, playbook
 
 SUFFIX = ".tar.age"

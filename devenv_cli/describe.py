@@ -6,7 +6,6 @@ from devenv_cli import OK
 from devenv_cli.clients import url
 from devenv_cli.run import CliError, container, emit_json, vault_get
 
-
 # Where a container is expected to have the root CA (mount the host's file there) for the in-network URLs.
 NETWORK_CA = "/run/devenv/root-ca.pem"
 

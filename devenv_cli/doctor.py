@@ -26,10 +26,11 @@ def _item(check, problems, ok_detail, fix=None):
 
 def _engine(data):
     import docker
+    import docker.errors
     try:
         client = docker.DockerClient(base_url=data["settings"]["docker_host"], timeout=10, version="auto")
         return client, client.info(), client.version()
-    except Exception as exc:  # the SDK raises many kinds; each means: no usable engine
+    except (docker.errors.DockerException, OSError, ValueError) as exc:  # each means: no usable engine
         return None, None, str(exc)
 
 
@@ -57,7 +58,9 @@ def check_colima(data):
 
 
 def check_memory(data, info):
-    from ansible_collections.colima_services.devenv.plugins.module_utils import _preflight
+    from ansible_collections.colima_services.devenv.plugins.module_utils import (
+        _preflight,
+    )
     if info is None:
         return _item("memory", "unknown (no engine)", "", "start the engine first")
     problems, need = _preflight.check_memory(data["plan"], info.get("MemTotal"), data["memory_headroom_mb"])
@@ -75,7 +78,9 @@ def check_disk(data):
 
 
 def check_ports(data, client):
-    from ansible_collections.colima_services.devenv.plugins.module_utils import _preflight
+    from ansible_collections.colima_services.devenv.plugins.module_utils import (
+        _preflight,
+    )
     settings = data["settings"]
     containers = client.api.containers(all=True) if client else []
     plan = data["plan"]
@@ -208,4 +213,3 @@ def doctor(ctx, args):
     return UNHEALTHY if problems else OK
 
 
-__all__ = ["doctor", "OK"]

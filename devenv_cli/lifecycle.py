@@ -6,8 +6,16 @@ import os
 import sys
 import time
 
-from devenv_cli import OK, FAILURE, USAGE, UNHEALTHY
-from devenv_cli.run import CliError, docker, emit_json, failure_tail, playbook, recap, state_dir
+from devenv_cli import OK, UNHEALTHY, USAGE
+from devenv_cli.run import (
+    CliError,
+    docker,
+    emit_json,
+    failure_tail,
+    playbook,
+    recap,
+    state_dir,
+)
 
 
 def _enable(ctx, components):
@@ -134,4 +142,3 @@ def status(ctx, args):
             return code
 
 
-__all__ = ["up", "down", "reset", "status", "FAILURE"]

@@ -5,8 +5,15 @@ Exit codes (every subcommand): 0 ok, 1 failure, 2 bad usage, 3 not healthy (stat
 import argparse
 import sys
 
-from devenv_cli import OK, FAILURE, USAGE
-from devenv_cli import access, backups, describe, doctor, lifecycle, trust
+from devenv_cli import (
+    FAILURE,
+    access,
+    backups,
+    describe,
+    doctor,
+    lifecycle,
+    trust,
+)
 from devenv_cli.run import CliError, Context
 
 EXIT_CODES = "exit codes: 0 ok, 1 failure, 2 bad usage, 3 not healthy"
@@ -104,4 +111,3 @@ def main(argv=None):
         return FAILURE
 
 
-__all__ = ["main", "OK", "USAGE"]

@@ -3,7 +3,8 @@
 
   cli_probe.py pg           stdin: a devenv creds --json document; connects with its host postgres URL
                             (sslmode=verify-full) and prints {user, database, ssl, answer}
-  cli_probe.py pg-exec SQL  same connection, runs SQL (no secret in it), prints the first column of the first row
+  cli_probe.py pg-exec SQL  same connection, runs SQL (statements split on ;, no secret in them), prints the first
+                            column of the last statement's first row
   cli_probe.py listen PORT  holds 127.0.0.1:PORT listening until killed; prints its pid
   cli_probe.py alter FILE   flips one byte in the middle of FILE
 """
@@ -31,7 +32,9 @@ def main(argv):
                               "sslmode": info.get_parameters().get("sslmode")}))
     elif argv[0] == "pg-exec":
         with connect() as conn:
-            row = conn.execute(argv[1]).fetchone()
+            for statement in [part for part in argv[1].split(";") if part.strip()]:
+                cursor = conn.execute(statement)
+            row = cursor.fetchone() if cursor.description else None
             conn.commit()
             print(row[0] if row else "")
     elif argv[0] == "listen":
