@@ -13,10 +13,11 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from devenv_cli import FAILURE, OK, USAGE, backups, clients, lifecycle, main as cli  # noqa: E402
-from devenv_cli.run import CliError, Context  # noqa: E402
+from ansible_collections.colima_services.devenv.plugins.module_utils import _backup
 
-from ansible_collections.colima_services.devenv.plugins.module_utils import _backup  # noqa: E402
+from devenv_cli import FAILURE, OK, USAGE, backups, clients, lifecycle
+from devenv_cli import main as cli
+from devenv_cli.run import CliError, Context
 
 COMMANDS = ["up", "down", "reset", "status", "describe", "creds", "logs", "shell", "open", "backup", "restore",
             "backups", "verify", "trust", "doctor"]

@@ -1,7 +1,9 @@
 """The end-of-run summary table (plugins/filter/summary.py)."""
 
 from ansible_collections.colima_services.devenv.plugins.filter import registry as reg
-from ansible_collections.colima_services.devenv.plugins.filter.summary import summary_table
+from ansible_collections.colima_services.devenv.plugins.filter.summary import (
+    summary_table,
+)
 
 DECLARED = {
     "vault": {"ip": "172.20.0.5", "ports": {"api": {"host": 8200, "container": 8200}}, "web": {"port": "api"},
