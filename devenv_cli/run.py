@@ -83,8 +83,13 @@ def playbook(ctx, name, extra=None, quiet=False, log=None):
     """Run playbooks/<name>; return (exit code, output). Unless quiet, one progress line per play (the layer),
     or the whole output with --verbose; the output also goes to log (a 0600 file) when given."""
     start = time.monotonic()
-    proc = subprocess.Popen(playbook_argv(ctx, name, extra), cwd=ROOT, env=ansible_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    argv = playbook_argv(ctx, name, extra)
+    try:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=ansible_env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    except OSError as exc:
+        raise CliError("Cannot run %s (%s). Install the requirements into this virtualenv: pip install -r "
+                       "requirements.txt -c constraints.txt -e ." % (argv[0], exc.strerror))
     lines = []
     sink = open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") if log else None
     try:

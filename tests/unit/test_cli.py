@@ -167,3 +167,11 @@ def test_a_short_passphrase_is_refused(tmp_path):
     with pytest.raises(CliError) as exc:
         backups.passphrase(Args())
     assert exc.value.code == USAGE
+
+
+def test_a_missing_ansible_playbook_is_a_message_not_a_traceback(monkeypatch, capsys):
+    from devenv_cli import run
+    monkeypatch.setattr(run, "tool", lambda name: "/nonexistent/ansible-playbook")
+    assert cli.main(["describe"]) == FAILURE
+    err = capsys.readouterr().err
+    assert "Cannot run /nonexistent/ansible-playbook" in err and "pip install -r requirements.txt" in err
