@@ -1,0 +1,5 @@
+import sys
+
+from devenv_cli.main import main
+
+sys.exit(main())
