@@ -20,6 +20,10 @@ description:
     names the holding process where it may see it; other systems ask C(lsof), else try to connect). A port
     that an outgoing connection holds as its source port is not busy. Wildcard listeners (C(0.0.0.0), C(::))
     take the port from every address, and loopback listeners from each other across IPv4 and IPv6.
+  - Checks the plan's own data that the registry lets through, namely component names (one DNS label, also a
+    container name), memory estimates (a whole number of MiB), C(depends_on) (no cycle, no dependency on a
+    disabled component), C(read_secrets) (names, no patterns), edge hosts (each claimed once), secrets given in
+    the inventory (not empty) and per-port C(bind_address) values (an IP address; busy ports are probed there).
   - Warns (does not fail) for a host port inside the machine's ephemeral port range, where an outgoing
     connection can hold it at the moment Docker publishes it.
   - Never changes anything. The Docker state is passed in (from M(community.docker.docker_host_info)),
@@ -146,6 +150,7 @@ def run(params):
     net_problems, network = pf.check_network_settings(params["subnet"], params["gateway"])
     problems += net_problems
     problems += pf.check_plan(components, network, params["gateway"])
+    problems += pf.check_input(components)
     problems += pf.check_networks(params["networks"], params["network_name"], network,
                                   params["label_prefix"], params["instance"])
     problems += pf.check_containers(params["containers"], components, check, params["network_name"],
