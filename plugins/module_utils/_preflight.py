@@ -618,3 +618,72 @@ def check_input(components):
     return (check_names(components) + check_memory_estimates(components) + check_dependencies(components)
             + check_read_secrets(components) + check_edge_hosts(components) + check_given_secrets(components)
             + check_bind_addresses(components))
+
+
+# ---- what belongs to this instance on the host (issue 22, item 4) -------------------------------------------
+
+# Written into Vault's directory by the first converge of an instance: a reset removes only a directory so marked
+# for its instance, and a second instance is refused the directory of the first.
+VAULT_MARKER = ".colima-services-instance"
+
+
+def read_marker(directory):
+    """The instance named by the marker file in directory, or None (no directory, no marker)."""
+    try:
+        with open(os.path.join(os.path.expanduser(str(directory)), VAULT_MARKER)) as handle:
+            return handle.read().strip() or None
+    except (IOError, OSError):
+        return None
+
+
+def _real(path):
+    return os.path.realpath(os.path.expanduser(str(path)))
+
+
+def _inside(path, root):
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def vault_dir_problems(vault_dir, instance, marker):
+    """Vault's directory is not marked for another instance (two instances must never share Vault's keys)."""
+    if marker is None or marker == instance:
+        return []
+    return ["devenv_vault_dir %s holds the Vault keys of instance '%s' (its %s file says so), not of instance '%s'. Two "
+            "instances must not share Vault's keys: set devenv_vault_dir to a directory of this instance's own (or "
+            "leave it unset: instances other than default get <devenv_home>/vault)." % (
+                vault_dir, marker, VAULT_MARKER, instance)]
+
+
+def removal_problems(path, variable, user_home, allowed, strict_roots, instance=None, marker=False, needs_marker=False):
+    """Why a reset must not remove path (empty: it may). Never /, the user's home or anything above it; only a
+    path equal to one of `allowed` or strictly inside one of `strict_roots`; with needs_marker, only a directory
+    whose marker names this instance. marker is what read_marker found (False: not read)."""
+    real, home = _real(path), _real(user_home)
+    if real == os.sep or _inside(home, real):
+        return ["%s is %s, which is / or your home directory (or above it): a reset never removes that. Nothing was "
+                "changed. Set %s to a directory of this instance's own." % (variable, path, variable)]
+    if real not in [_real(p) for p in allowed] and not any(
+            real != _real(root) and _inside(real, _real(root)) for root in strict_roots):
+        return ["%s is %s, outside this instance's own directories (%s): a reset removes nothing there. Nothing was "
+                "changed. Remove it by hand if it is this instance's, or run the reset without the option that removes it."
+                % (variable, path, ", ".join(list(allowed) + ["inside " + r for r in strict_roots]))]
+    if needs_marker and marker != instance:
+        whose = ("was not marked by a converge of instance '%s' (no %s file)" % (instance, VAULT_MARKER) if marker is None
+                 else "belongs to instance '%s' (its %s file says so)" % (marker, VAULT_MARKER))
+        return ["%s %s %s: a reset removes only a directory it made. Nothing was changed. Remove it by hand if it is "
+                "this instance's (a converge of this instance marks it)." % (variable, path, whose)]
+    return []
+
+
+def legacy_vault_warnings(vault_dir, instance, user_home):
+    """For an instance other than default whose Vault directory (now its own by default) does not exist yet: the
+    directory every instance shared before, if it is there and not marked for another instance, may hold its keys."""
+    legacy = os.path.join(str(user_home), ".config", "vault")
+    if instance == "default" or os.path.lexists(os.path.expanduser(str(vault_dir))) or not os.path.isdir(legacy):
+        return []
+    if read_marker(legacy) not in (None, instance):
+        return []
+    return ["devenv_vault_dir of instance '%s' is now %s (one per instance), which does not exist yet, while %s, the "
+            "directory all instances shared before, does. If this instance's Vault was initialised with the keys there, "
+            "set devenv_vault_dir: %s for it before the vault role runs; if not, ignore this." % (
+                instance, vault_dir, legacy, legacy)]

@@ -94,6 +94,17 @@ options:
     type: list
     elements: dict
     default: []
+  vault_dir:
+    description:
+      - Vault's host-side directory (C(devenv_vault_dir)), when the plan runs Vault. Refused when its marker file
+        (C(.colima-services-instance)) names another instance.
+    type: path
+  vault_dir_is_default:
+    description:
+      - Whether O(vault_dir) is the per-instance default; then, for an instance other than C(default) whose directory
+        does not exist yet, a warning points at C(~/.config/vault), the directory all instances shared before.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -133,6 +144,8 @@ memory_mb:
   type: int
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _preflight as pf
@@ -157,9 +170,13 @@ def run(params):
                                     params["container_prefix"], params["label_prefix"], params["instance"])
     problems += pf.check_ports(params["containers"], components, check, params["bind_address"],
                                params["container_prefix"], params["label_prefix"], params["instance"])
+    if params["vault_dir"]:
+        problems += pf.vault_dir_problems(params["vault_dir"], params["instance"], pf.read_marker(params["vault_dir"]))
     mem_problems, need = pf.check_memory(components, params["mem_total"], params["memory_headroom_mb"])
     problems += mem_problems
     warnings = pf.ephemeral_warnings(components, check, pf.ephemeral_range())
+    if params["vault_dir"] and params["vault_dir_is_default"]:
+        warnings += pf.legacy_vault_warnings(params["vault_dir"], params["instance"], os.path.expanduser("~"))
     return problems, sorted(check), need, warnings
 
 
@@ -179,6 +196,8 @@ def main():
             memory_headroom_mb=dict(type="int", default=512),
             networks=dict(type="list", elements="dict", default=[]),
             containers=dict(type="list", elements="dict", default=[]),
+            vault_dir=dict(type="path"),
+            vault_dir_is_default=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
