@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) colima_services.devenv contributors
 # MIT License (see LICENSE)
-"""What a reset may remove on the host (the controller is the host): the decisions live in
-module_utils/_preflight.py; these filters read the paths and markers they decide on."""
+"""What a reset may remove on the host (the controller is the host), and Docker's dynamic range on our network.
+The decisions live in module_utils/_preflight.py; these filters read the paths and markers they decide on."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -24,6 +24,11 @@ def reset_refusals(devenv_home, vault_dir, instance, user_home, remove_vault_key
     return problems
 
 
+def dynamic_range(subnet, ip_range=""):
+    """Docker's dynamic range on our network: devenv_network_ip_range, else the subnet's second quarter ("" for none)."""
+    return pf.dynamic_range(subnet, ip_range) or ""
+
+
 class FilterModule(object):
     def filters(self):
-        return {"reset_refusals": reset_refusals}
+        return {"reset_refusals": reset_refusals, "dynamic_range": dynamic_range}

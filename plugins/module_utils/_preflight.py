@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import itertools
 import os
 import socket
 import subprocess
@@ -687,3 +688,63 @@ def legacy_vault_warnings(vault_dir, instance, user_home):
             "directory all instances shared before, does. If this instance's Vault was initialised with the keys there, "
             "set devenv_vault_dir: %s for it before the vault role runs; if not, ignore this." % (
                 instance, vault_dir, legacy, legacy)]
+
+
+# ---- Docker's dynamic range on our network (issue 22, item 13) ----------------------------------------------
+
+
+def dynamic_range(subnet, ip_range=""):
+    """The range Docker picks addresses from for containers that ask for none: ip_range when given, else the second
+    quarter of the subnet (172.20.64.0/18 of 172.20.0.0/16, .64/26 of a /24): the registry's static addresses lie in
+    the first quarter and at the top (.200 and up), in the design's /16 and in every /24 it is moved into. None when
+    the subnet is too small or not valid (check_network_settings names it)."""
+    if ip_range:
+        return str(ip_range)
+    try:
+        network = ipaddress.ip_network(str(subnet), strict=True)
+    except ValueError:
+        return None
+    if network.max_prefixlen - network.prefixlen < 3:
+        return None
+    return str(next(itertools.islice(network.subnets(prefixlen_diff=2), 1, None)))
+
+
+def check_dynamic_range(components, network, ip_range):
+    """The dynamic range is a valid part of the subnet, and no component's static address lies inside it."""
+    if network is None or not ip_range:
+        return []
+    try:
+        dynamic = ipaddress.ip_network(str(ip_range), strict=True)
+    except ValueError as exc:
+        return ["devenv_network_ip_range '%s' is not a valid network (%s). Use a CIDR range inside devenv_network_subnet "
+                "%s, or leave it empty for its second quarter." % (ip_range, exc, network)]
+    if dynamic.version != network.version or not dynamic.subnet_of(network):
+        return ["devenv_network_ip_range %s is not inside devenv_network_subnet %s. Use a range inside it, or leave it "
+                "empty for its second quarter." % (dynamic, network)]
+    problems = []
+    for name, spec in enabled_components(components).items():
+        try:
+            ip = ipaddress.ip_address(str((spec or {}).get("ip")))
+        except ValueError:
+            continue  # check_plan names it
+        if ip in dynamic:
+            problems.append(
+                "Component '%s' has IP %s, inside Docker's dynamic range devenv_network_ip_range %s, where Docker gives "
+                "addresses to containers started without one. Set %s.%s.ip to an address outside it, or move the "
+                "range with devenv_network_ip_range." % (name, ip, dynamic, OVERRIDE_HINT, name))
+    return problems
+
+
+def network_range_warnings(networks, network_name, label_prefix, instance):
+    """Our network, created before it had a dynamic range: its IPAM cannot change in place."""
+    for net in networks or []:
+        if net.get("Name") != network_name or not is_ours(net, label_prefix, instance):
+            continue
+        configs = (net.get("IPAM") or {}).get("Config") or []
+        if configs and not any(cfg.get("IPRange") for cfg in configs):
+            return ["Network '%s' has no dynamic range (it was created before this release): a container you start with "
+                    "--network %s and no --ip can take an address of the registry, and the next converge cannot start "
+                    "that component. Docker cannot add the range to an existing network: reset the instance "
+                    "(playbooks/reset.yml, which keeps the volumes) and converge again to recreate the network with it."
+                    % (network_name, network_name)]
+    return []

@@ -94,6 +94,12 @@ options:
     type: list
     elements: dict
     default: []
+  ip_range:
+    description:
+      - Docker's dynamic range on the network (C(devenv_network_ip_range), resolved; empty for none). It must lie
+        inside O(subnet), and no component's IP inside it. Our network without a range gives a warning.
+    type: str
+    default: ""
   vault_dir:
     description:
       - Vault's host-side directory (C(devenv_vault_dir)), when the plan runs Vault. Refused when its marker file
@@ -164,6 +170,7 @@ def run(params):
     problems += net_problems
     problems += pf.check_plan(components, network, params["gateway"])
     problems += pf.check_input(components)
+    problems += pf.check_dynamic_range(components, network, params["ip_range"])
     problems += pf.check_networks(params["networks"], params["network_name"], network,
                                   params["label_prefix"], params["instance"])
     problems += pf.check_containers(params["containers"], components, check, params["network_name"],
@@ -175,6 +182,8 @@ def run(params):
     mem_problems, need = pf.check_memory(components, params["mem_total"], params["memory_headroom_mb"])
     problems += mem_problems
     warnings = pf.ephemeral_warnings(components, check, pf.ephemeral_range())
+    warnings += pf.network_range_warnings(params["networks"], params["network_name"], params["label_prefix"],
+                                          params["instance"])
     if params["vault_dir"] and params["vault_dir_is_default"]:
         warnings += pf.legacy_vault_warnings(params["vault_dir"], params["instance"], os.path.expanduser("~"))
     return problems, sorted(check), need, warnings
@@ -196,6 +205,7 @@ def main():
             memory_headroom_mb=dict(type="int", default=512),
             networks=dict(type="list", elements="dict", default=[]),
             containers=dict(type="list", elements="dict", default=[]),
+            ip_range=dict(type="str", default=""),
             vault_dir=dict(type="path"),
             vault_dir_is_default=dict(type="bool", default=False),
         ),
