@@ -119,13 +119,16 @@ def test_reset_refuses_a_devenv_home_that_is_home_or_slash(tmp_path):
         assert len(problems) == 1 and problems[0].startswith("devenv_home is %s, which is / or your home" % devenv_home)
 
 
-def reset(tmp_path, home, *extra):
+KEYS = ("-e", "devenv_reset_volumes=true", "-e", "devenv_reset_vault_keys=true")
+
+
+def reset(tmp_path, home, *extra, keys=True):
     env = dict(os.environ, HOME=str(home), ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_HOME=str(tmp_path / "ansible-home"))
     env.pop("DOCKER_HOST", None)
     proc = subprocess.run(
         [PLAYBOOK, "playbooks/reset.yml", "-e", "devenv_instance=reset-test-two", "-e", "devenv_confirm=reset-test-two",
-         "-e", "devenv_reset_volumes=true", "-e", "devenv_reset_vault_keys=true", *extra],
+         *(KEYS if keys else ()), *extra],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -180,3 +183,18 @@ def test_the_first_preflight_marks_vault_dir_and_another_instance_is_refused_it(
     assert rc != 0, out
     assert "holds the Vault keys of instance 'marker-one'" in out and "Preflight found 1 problem(s)" in out
     assert (own / pf.VAULT_MARKER).read_text() == "marker-one\n"
+
+
+def test_a_plain_reset_removes_the_host_copies_of_secrets_and_keeps_vaults_keys(tmp_path):
+    home = tmp_path / "home"
+    devenv_home = home / ".local" / "share" / "colima-services" / "reset-test-two"
+    copies = devenv_home / "services" / "postgres"
+    copies.mkdir(parents=True)
+    (copies / "tls.key").write_text("-----BEGIN PRIVATE KEY-----\n")
+    own = devenv_home / "vault"
+    mark(own, "reset-test-two")
+    (own / "keys.json").write_text("{}")
+    rc, out = reset(tmp_path, home, keys=False)
+    assert rc == 0, out
+    assert not (devenv_home / "services").exists()
+    assert (own / "keys.json").exists()
