@@ -116,5 +116,5 @@ def test_a_second_ansible_playbook_waits_then_fails_naming_the_first_and_ctrl_c_
     third, out = run_playbook(tmp_path, "third")
     assert third.returncode == 0, out
     # Taken once per run: the second import of init finds it held by this run.
-    assert out.count("Take the run lock of instance lock-test") == 1, out
+    assert out.count("Take the run lock of this instance") == 1, out
     assert wait_until(lambda: not _runlock.is_locked(str(lock)), 10)
