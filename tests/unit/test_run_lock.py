@@ -40,7 +40,7 @@ def test_the_holder_keeps_the_lock_while_its_run_lives_and_frees_it_when_it_dies
         started = time.time()
         second, said = holder(path, os.getpid(), 1)
         assert said.startswith("busy ") and json.loads(said[5:])["pid"] == run.pid
-        assert 1 <= time.time() - started < 5 and second.wait(5) == 1
+        assert 1 <= time.time() - started < 60 and second.wait(30) == 1
     finally:
         run.kill()
         run.wait()
