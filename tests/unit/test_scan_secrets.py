@@ -20,22 +20,26 @@ KEY = ("-----BEGIN PRIVATE KEY-----\n"
        "-----END PRIVATE KEY-----\n")
 
 
+def retry(call, timeout=60):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return call()
+        except (hvac.exceptions.InternalServerError, hvac.exceptions.InvalidRequest):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.3)
+
+
 def setup_vault(bao, vault_dir):
     client = hvac.Client(url=bao.url)
     init = client.sys.initialize(secret_shares=1, secret_threshold=1)
     client.sys.submit_unseal_key(init["keys"][0])
     client.token = init["root_token"]
-    deadline = time.time() + 30
-    while True:  # raft elects this node leader a moment after the unseal
-        try:
-            client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
-            break
-        except hvac.exceptions.InternalServerError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.3)
-    client.secrets.kv.v2.create_or_update_secret(path="postgresql", mount_point="secret",
-                                                 secret={"username": "dev_admin", "password": "Pw0rd-in-vault-42"})
+    # Raft elects this node leader a moment after the unseal, and a new kv-v2 mount upgrades itself for a moment.
+    retry(lambda: client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"}))
+    retry(lambda: client.secrets.kv.v2.create_or_update_secret(
+        path="postgresql", mount_point="secret", secret={"username": "dev_admin", "password": "Pw0rd-in-vault-42"}))
     vault_dir.mkdir(mode=0o700)
     (vault_dir / "root-token").write_text(init["root_token"])
     (vault_dir / "keys.json").write_text(json.dumps({"keys": init["keys"], "keys_base64": init["keys_base64"],
