@@ -1,18 +1,26 @@
 #!/usr/bin/env python3
 """Looks for every secret where it must never be: the containers' spec (docker inspect: env, command,
-labels, healthcheck), their logs, the process list, and any log files given. The secrets: every
-generated value Vault holds (passwords, keys, tokens), the unseal keys and root token in keys.json,
-and each AppRole secret_id in approles/.
+labels, healthcheck), their logs, the process list (now, and any samples of it taken during a run), any log
+files given, and a backup directory. The secrets: every generated value Vault holds (passwords, keys, tokens),
+the unseal keys and root token in keys.json, each AppRole secret_id in approles/, and with --services-dir each
+service's TLS private key (tls.key) of the host-side copies. The host-side copies themselves hold secrets by
+design; they are checked to be readable by their owner only.
 
-  scripts/scan_secrets.py [--vault-dir ~/.config/vault] [--url http://127.0.0.1:8200] [--prefix dev-] [LOG ...]
+  scripts/scan_secrets.py [--vault-dir ~/.config/vault] [--url http://127.0.0.1:8200] [--prefix dev-]
+                          [--services-dir <devenv_home>/services] [--backup-dir DIR] [LOG ...]
 
 Reads the secrets with the root token in <vault-dir>/root-token. Prints how many secrets were
 looked for, where each one was found (by secret path and field, never the value), and exits 1 when
-any was found.
+any was found, or when a host-side copy is readable by others than its owner.
+
+A backup's vault/keys.json is a copy of the keys made on purpose (devenv_backup_vault_keys): it is not a place
+the keys must not be, and is left out.
 """
 import argparse
+import gzip
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -24,6 +32,9 @@ def main():
     parser.add_argument("--vault-dir", default=os.path.expanduser("~/.config/vault"))
     parser.add_argument("--url", default="http://127.0.0.1:8200")
     parser.add_argument("--prefix", default="dev-")
+    parser.add_argument("--services-dir", help="host-side copies: their tls.key files are secrets too, and every "
+                        "file there must be readable by its owner only")
+    parser.add_argument("--backup-dir", help="a backup directory to look into (gzip files are read uncompressed)")
     parser.add_argument("logs", nargs="*")
     args = parser.parse_args()
 
@@ -49,6 +60,9 @@ def main():
         with open(os.path.join(approles, name)) as handle:
             secrets["approles/%s secret_id" % name] = json.load(handle)["secret_id"]
 
+    secrets.update(tls_keys(args.services_dir))
+    loose = loose_files(args.services_dir)
+
     names = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}", "--filter", "name=^" + args.prefix],
                            check=True, capture_output=True, text=True).stdout.split()
     places = {}
@@ -60,12 +74,63 @@ def main():
     places["ps"] = subprocess.run(["ps", "auxww"], capture_output=True, text=True).stdout
     for path in args.logs:
         places["file " + path] = open(path, errors="replace").read()
+    places.update(backup_places(args.backup_dir))
 
     found = [(where, label) for label, value in secrets.items() for where, text in places.items() if value in text]
     print("looked for %d secrets in %d places (%d containers)" % (len(secrets), len(places), len(names)))
     for where, label in found:
         print("FOUND %s in %s" % (label, where))
-    return 1 if found else 0
+    for path, mode in loose:
+        print("READABLE BY OTHERS %s (mode %o): host-side copies must be 0600" % (path, mode))
+    return 1 if found or loose else 0
+
+
+def files_under(top):
+    for root, _dirs, files in os.walk(top or ""):
+        for name in sorted(files):
+            yield os.path.join(root, name)
+
+
+def tls_keys(services_dir):
+    """{label: first line of the key} of every private key (PEM) among the host-side copies (tls.key, and the
+    key block of a combined PEM). A leak shows that line whatever the line breaks around it became."""
+    keys = {}
+    for path in files_under(services_dir):
+        with open(path, errors="replace") as handle:
+            text = handle.read()
+        begin = text.find("PRIVATE KEY-----")
+        if begin < 0 or text.rfind("-----BEGIN", 0, begin) < 0:
+            continue
+        lines = text[begin:].splitlines()[1:2]
+        if lines and len(lines[0].strip()) >= 32:
+            keys["private key %s" % os.path.relpath(path, services_dir)] = lines[0].strip()
+    return keys
+
+
+def loose_files(services_dir):
+    """(path, mode) of the host-side copies that others than their owner may read."""
+    loose = []
+    for path in files_under(services_dir):
+        mode = stat.S_IMODE(os.lstat(path).st_mode)
+        if mode & 0o077:
+            loose.append((path, mode))
+    return loose
+
+
+def backup_places(backup_dir):
+    places = {}
+    for path in files_under(backup_dir):
+        if os.path.basename(path) == "keys.json" and os.path.basename(os.path.dirname(path)) == "vault":
+            continue
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if data[:2] == b"\x1f\x8b":
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError):
+                pass
+        places["backup " + os.path.relpath(path, backup_dir)] = data.decode("latin-1")
+    return places
 
 
 if __name__ == "__main__":

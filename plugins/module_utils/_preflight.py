@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import itertools
 import os
 import socket
 import subprocess
@@ -388,7 +389,19 @@ def ephemeral_warnings(components, check, port_range):
     return warnings
 
 
-def check_ports(containers, components, check, bind_address, container_prefix, label_prefix, instance):
+def port_bind_address(spec, port_name, default):
+    """The address a port is published on: its own bind_address, else devenv_bind_address (as given: a bad one
+    fails the port probe, naming the variable); None when its own is not an IP (check_bind_addresses names it)."""
+    own = (((spec or {}).get("ports") or {}).get(port_name) or {}).get("bind_address")
+    if own in (None, ""):
+        return default
+    try:
+        return str(ipaddress.ip_address(str(own)))
+    except ValueError:
+        return None
+
+
+def check_ports(containers, components, check, default_bind, container_prefix, label_prefix, instance):
     """Every host port to publish is free, or already published by the same component's own container."""
     problems = []
     wanted = enabled_components(components)
@@ -399,6 +412,9 @@ def check_ports(containers, components, check, bind_address, container_prefix, l
         for port_name, host, _container in published_ports(spec):
             if not isinstance(host, int) or isinstance(host, bool) or not 1 <= host <= 65535:
                 continue  # check_plan reports it, naming the variable and the range
+            bind_address = port_bind_address(spec, port_name, default_bind)
+            if bind_address is None:
+                continue  # check_bind_addresses names it
             fix = "Free it, or publish this port elsewhere with %s.%s.ports.%s.host." % (OVERRIDE_HINT, name, port_name)
             owner = port_owner(containers, host, bind_address)
             if owner is not None:
@@ -422,15 +438,313 @@ def check_ports(containers, components, check, bind_address, container_prefix, l
 
 def check_memory(components, mem_total_bytes, headroom_mb):
     wanted = enabled_components(components)
-    need = sum(int((spec or {}).get("memory_mb") or 0) for spec in wanted.values())
+    # A bad estimate counts as 0 here: check_memory_estimates names it.
+    need = sum(memory_estimate((spec or {}).get("memory_mb")) or 0 for spec in wanted.values())
     if not mem_total_bytes or not need:
         return [], need
     have = int(mem_total_bytes) // (1024 * 1024)
     if need + int(headroom_mb) > have:
-        biggest = sorted(wanted.items(), key=lambda kv: -int((kv[1] or {}).get("memory_mb") or 0))[:3]
+        biggest = sorted(wanted.items(), key=lambda kv: -(memory_estimate((kv[1] or {}).get("memory_mb")) or 0))[:3]
         return ["The enabled components need about %d MiB plus %d MiB headroom, but the Docker engine has %d MiB. "
                 "Give the engine more memory (Colima: colima stop && colima start --memory %d), or disable components "
                 "with %s.<component>.enabled: false (largest: %s)." % (
                     need, int(headroom_mb), have, -(-(need + int(headroom_mb)) // 1024), OVERRIDE_HINT,
                     ", ".join("%s %s MiB" % (n, s.get("memory_mb")) for n, s in biggest))], need
     return [], need
+
+
+# ---- input that the registry accepts but the run would trip over (issue 22) ---------------------------------
+
+# A component's name is its container's name (after the prefix) and its DNS name on the network: one DNS label.
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+_GLOB_CHARS = set("*?[]{}")
+_SECRET_WORDS = ("password", "secret", "token", "key")
+
+
+def _where(name, *fields):
+    return ".".join((OVERRIDE_HINT, name) + fields)
+
+
+def memory_estimate(value):
+    """The memory_mb estimate as an int, or None when it is not a whole number of MiB (0 or more)."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    text = str(value).strip()
+    return int(text) if text.isdigit() else None
+
+
+def check_memory_estimates(components):
+    return ["Component '%s' has memory_mb %r, not a whole number of MiB (0 or more). Set %s to its estimate, "
+            "such as 256." % (name, spec.get("memory_mb"), _where(name, "memory_mb"))
+            for name, spec in enabled_components(components).items()
+            if memory_estimate((spec or {}).get("memory_mb")) is None]
+
+
+def valid_name(name):
+    return (isinstance(name, str) and 0 < len(name) <= 63 and set(name) <= _NAME_CHARS
+            and not name.startswith("-") and not name.endswith("-"))
+
+
+def check_names(components):
+    return ["Component name %r cannot be a container name and a DNS name on the network. Rename %s: lower-case "
+            "letters, digits and '-' inside, at most 63 characters (such as 'my-db')." % (name, _where(name))
+            for name in sorted(components or {}) if not valid_name(name)]
+
+
+def _depends_on(spec):
+    return list((spec or {}).get("depends_on") or [])
+
+
+def _cycle(components, start):
+    """The first depends_on cycle reachable from start, as a list of names ending where it began, or None."""
+    path, on_path, done = [], set(), set()
+
+    def visit(name):
+        if name in on_path:
+            return path[path.index(name):] + [name]
+        if name in done or name not in components:
+            return None
+        path.append(name)
+        on_path.add(name)
+        for dep in _depends_on(components[name]):
+            found = visit(dep)
+            if found:
+                return found
+        on_path.discard(path.pop())
+        done.add(name)
+        return None
+
+    return visit(start)
+
+
+def check_dependencies(components):
+    """No depends_on cycle among the enabled components, and no enabled one depends on a disabled one."""
+    problems, wanted, seen = [], enabled_components(components), set()
+    for name in wanted:
+        cycle = _cycle(wanted, name)
+        if cycle and frozenset(cycle) not in seen:
+            seen.add(frozenset(cycle))
+            # Name the cycle from its smallest member, so that the message is the same whichever run finds it.
+            first = cycle.index(min(cycle[:-1]))
+            ordered = cycle[first:-1] + cycle[:first] + [cycle[first]]
+            problems.append("The components depend on each other in a cycle: %s. Remove one of these from the "
+                            "other's depends_on (%s.<component>.depends_on)." % (" -> ".join(ordered), OVERRIDE_HINT))
+    for name, spec in wanted.items():
+        for dep in _depends_on(spec):
+            if dep in (components or {}) and dep not in wanted:
+                problems.append("Component '%s' depends on '%s', which is disabled. Enable it (%s: true) or disable "
+                                "'%s' (%s: false)." % (name, dep, _where(dep, "enabled"), name, _where(name, "enabled")))
+    return problems
+
+
+def _vault_of(spec):
+    vault = (spec or {}).get("vault")
+    return vault if isinstance(vault, dict) else {}
+
+
+def check_read_secrets(components):
+    problems = []
+    for name, spec in enabled_components(components).items():
+        for entry in _vault_of(spec).get("read_secrets") or []:
+            if not isinstance(entry, str) or not entry or set(entry) & _GLOB_CHARS:
+                problems.append(
+                    "%s has %r, a pattern: each entry must name one secret exactly (policies grant one path per "
+                    "name). List the secrets by name." % (_where(name, "vault", "read_secrets"), entry))
+    return problems
+
+
+def _host_claims(components):
+    """(host, component, field) for every edge host an enabled component claims, in plan order."""
+    for name, spec in enabled_components(components).items():
+        web = (spec or {}).get("web") or {}
+        if web.get("host"):
+            yield str(web["host"]).lower().rstrip("."), name, "web.host"
+        for host in ((spec or {}).get("edge") or {}).get("hosts") or []:
+            yield str(host).lower().rstrip("."), name, "edge.hosts"
+
+
+def check_edge_hosts(components):
+    problems, claimed = [], {}
+    for host, name, field in _host_claims(components):
+        if host in claimed:
+            other, other_field = claimed[host]
+            problems.append("Edge host '%s' is claimed by %s (%s) and by %s (%s). Give one another name with %s." % (
+                host, other, other_field, name, field, _where(name, *field.split("."))))
+        else:
+            claimed[host] = (name, field)
+    return problems
+
+
+def _is_secret_field(field, generate):
+    return field in generate or any(word in str(field).lower() for word in _SECRET_WORDS)
+
+
+def check_given_secrets(components):
+    """A generated (or secret-looking) field given in the inventory must not be empty: an empty password is no
+    password, and a run must not store it in Vault."""
+    problems = []
+    for name, spec in enabled_components(components).items():
+        vault = _vault_of(spec)
+        generate = list(vault.get("generate") or [])
+        for field, value in sorted((vault.get("data") or {}).items()):
+            if _is_secret_field(field, generate) and (value is None or (isinstance(value, str) and not value.strip())):
+                problems.append("%s is empty. Remove it, so that a value is generated once and kept in Vault, or give a "
+                                "non-empty value." % _where(name, "vault", "data", field))
+    return problems
+
+
+def check_bind_addresses(components):
+    problems = []
+    for name, spec in enabled_components(components).items():
+        for port_name, port in sorted(((spec or {}).get("ports") or {}).items()):
+            address = (port or {}).get("bind_address")
+            if address in (None, ""):
+                continue
+            try:
+                ipaddress.ip_address(str(address))
+            except ValueError:
+                problems.append(
+                    "Component '%s' port '%s' has bind_address '%s', not an IP address. Fix %s (such as 127.0.0.1), or "
+                    "remove it to use devenv_bind_address." % (
+                        name, port_name, address, _where(name, "ports", port_name, "bind_address")))
+    return problems
+
+
+def check_input(components):
+    """Every problem of the plan's own data that the registry lets through, in one list."""
+    return (check_names(components) + check_memory_estimates(components) + check_dependencies(components)
+            + check_read_secrets(components) + check_edge_hosts(components) + check_given_secrets(components)
+            + check_bind_addresses(components))
+
+
+# ---- what belongs to this instance on the host (issue 22, item 4) -------------------------------------------
+
+# Written into Vault's directory by the first converge of an instance: a reset removes only a directory so marked
+# for its instance, and a second instance is refused the directory of the first.
+VAULT_MARKER = ".colima-services-instance"
+
+
+def read_marker(directory):
+    """The instance named by the marker file in directory, or None (no directory, no marker)."""
+    try:
+        with open(os.path.join(os.path.expanduser(str(directory)), VAULT_MARKER)) as handle:
+            return handle.read().strip() or None
+    except (IOError, OSError):
+        return None
+
+
+def _real(path):
+    return os.path.realpath(os.path.expanduser(str(path)))
+
+
+def _inside(path, root):
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def vault_dir_problems(vault_dir, instance, marker):
+    """Vault's directory is not marked for another instance (two instances must never share Vault's keys)."""
+    if marker is None or marker == instance:
+        return []
+    return ["devenv_vault_dir %s holds the Vault keys of instance '%s' (its %s file says so), not of instance '%s'. Two "
+            "instances must not share Vault's keys: set devenv_vault_dir to a directory of this instance's own (or "
+            "leave it unset: instances other than default get <devenv_home>/vault)." % (
+                vault_dir, marker, VAULT_MARKER, instance)]
+
+
+def removal_problems(path, variable, user_home, allowed, strict_roots, instance=None, marker=False, needs_marker=False):
+    """Why a reset must not remove path (empty: it may). Never /, the user's home or anything above it; only a
+    path equal to one of `allowed` or strictly inside one of `strict_roots`; with needs_marker, only a directory
+    whose marker names this instance. marker is what read_marker found (False: not read)."""
+    real, home = _real(path), _real(user_home)
+    if real == os.sep or _inside(home, real):
+        return ["%s is %s, which is / or your home directory (or above it): a reset never removes that. Nothing was "
+                "changed. Set %s to a directory of this instance's own." % (variable, path, variable)]
+    if real not in [_real(p) for p in allowed] and not any(
+            real != _real(root) and _inside(real, _real(root)) for root in strict_roots):
+        return ["%s is %s, outside this instance's own directories (%s): a reset removes nothing there. Nothing was "
+                "changed. Remove it by hand if it is this instance's, or run the reset without the option that removes it."
+                % (variable, path, ", ".join(list(allowed) + ["inside " + r for r in strict_roots]))]
+    if needs_marker and marker != instance:
+        whose = ("was not marked by a converge of instance '%s' (no %s file)" % (instance, VAULT_MARKER) if marker is None
+                 else "belongs to instance '%s' (its %s file says so)" % (marker, VAULT_MARKER))
+        return ["%s %s %s: a reset removes only a directory it made. Nothing was changed. Remove it by hand if it is "
+                "this instance's (a converge of this instance marks it)." % (variable, path, whose)]
+    return []
+
+
+def legacy_vault_warnings(vault_dir, instance, user_home):
+    """For an instance other than default whose Vault directory (now its own by default) does not exist yet: the
+    directory every instance shared before, if it is there and not marked for another instance, may hold its keys."""
+    legacy = os.path.join(str(user_home), ".config", "vault")
+    if instance == "default" or os.path.lexists(os.path.expanduser(str(vault_dir))) or not os.path.isdir(legacy):
+        return []
+    if read_marker(legacy) not in (None, instance):
+        return []
+    return ["devenv_vault_dir of instance '%s' is now %s (one per instance), which does not exist yet, while %s, the "
+            "directory all instances shared before, does. If this instance's Vault was initialised with the keys there, "
+            "set devenv_vault_dir: %s for it before the vault role runs; if not, ignore this." % (
+                instance, vault_dir, legacy, legacy)]
+
+
+# ---- Docker's dynamic range on our network (issue 22, item 13) ----------------------------------------------
+
+
+def dynamic_range(subnet, ip_range=""):
+    """The range Docker picks addresses from for containers that ask for none: ip_range when given, else the second
+    quarter of the subnet (172.20.64.0/18 of 172.20.0.0/16, .64/26 of a /24): the registry's static addresses lie in
+    the first quarter and at the top (.200 and up), in the design's /16 and in every /24 it is moved into. None when
+    the subnet is too small or not valid (check_network_settings names it)."""
+    if ip_range:
+        return str(ip_range)
+    try:
+        network = ipaddress.ip_network(str(subnet), strict=True)
+    except ValueError:
+        return None
+    if network.max_prefixlen - network.prefixlen < 3:
+        return None
+    return str(next(itertools.islice(network.subnets(prefixlen_diff=2), 1, None)))
+
+
+def check_dynamic_range(components, network, ip_range):
+    """The dynamic range is a valid part of the subnet, and no component's static address lies inside it."""
+    if network is None or not ip_range:
+        return []
+    try:
+        dynamic = ipaddress.ip_network(str(ip_range), strict=True)
+    except ValueError as exc:
+        return ["devenv_network_ip_range '%s' is not a valid network (%s). Use a CIDR range inside devenv_network_subnet "
+                "%s, or leave it empty for its second quarter." % (ip_range, exc, network)]
+    if dynamic.version != network.version or not dynamic.subnet_of(network):
+        return ["devenv_network_ip_range %s is not inside devenv_network_subnet %s. Use a range inside it, or leave it "
+                "empty for its second quarter." % (dynamic, network)]
+    problems = []
+    for name, spec in enabled_components(components).items():
+        try:
+            ip = ipaddress.ip_address(str((spec or {}).get("ip")))
+        except ValueError:
+            continue  # check_plan names it
+        if ip in dynamic:
+            problems.append(
+                "Component '%s' has IP %s, inside Docker's dynamic range devenv_network_ip_range %s, where Docker gives "
+                "addresses to containers started without one. Set %s.%s.ip to an address outside it, or move the "
+                "range with devenv_network_ip_range." % (name, ip, dynamic, OVERRIDE_HINT, name))
+    return problems
+
+
+def network_range_warnings(networks, network_name, label_prefix, instance):
+    """Our network, created before it had a dynamic range: its IPAM cannot change in place."""
+    for net in networks or []:
+        if net.get("Name") != network_name or not is_ours(net, label_prefix, instance):
+            continue
+        configs = (net.get("IPAM") or {}).get("Config") or []
+        if configs and not any(cfg.get("IPRange") for cfg in configs):
+            return ["Network '%s' has no dynamic range (it was created before this release): a container you start with "
+                    "--network %s and no --ip can take an address of the registry, and the next converge cannot start "
+                    "that component. Docker cannot add the range to an existing network: reset the instance "
+                    "(playbooks/reset.yml, which keeps the volumes) and converge again to recreate the network with it."
+                    % (network_name, network_name)]
+    return []

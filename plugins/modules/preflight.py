@@ -20,6 +20,10 @@ description:
     names the holding process where it may see it; other systems ask C(lsof), else try to connect). A port
     that an outgoing connection holds as its source port is not busy. Wildcard listeners (C(0.0.0.0), C(::))
     take the port from every address, and loopback listeners from each other across IPv4 and IPv6.
+  - Checks the plan's own data that the registry lets through, namely component names (one DNS label, also a
+    container name), memory estimates (a whole number of MiB), C(depends_on) (no cycle, no dependency on a
+    disabled component), C(read_secrets) (names, no patterns), edge hosts (each claimed once), secrets given in
+    the inventory (not empty) and per-port C(bind_address) values (an IP address; busy ports are probed there).
   - Warns (does not fail) for a host port inside the machine's ephemeral port range, where an outgoing
     connection can hold it at the moment Docker publishes it.
   - Never changes anything. The Docker state is passed in (from M(community.docker.docker_host_info)),
@@ -90,6 +94,23 @@ options:
     type: list
     elements: dict
     default: []
+  ip_range:
+    description:
+      - Docker's dynamic range on the network (C(devenv_network_ip_range), resolved; empty for none). It must lie
+        inside O(subnet), and no component's IP inside it. Our network without a range gives a warning.
+    type: str
+    default: ""
+  vault_dir:
+    description:
+      - Vault's host-side directory (C(devenv_vault_dir)), when the plan runs Vault. Refused when its marker file
+        (C(.colima-services-instance)) names another instance.
+    type: path
+  vault_dir_is_default:
+    description:
+      - Whether O(vault_dir) is the per-instance default; then, for an instance other than C(default) whose directory
+        does not exist yet, a warning points at C(~/.config/vault), the directory all instances shared before.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -129,6 +150,8 @@ memory_mb:
   type: int
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _preflight as pf
@@ -146,15 +169,23 @@ def run(params):
     net_problems, network = pf.check_network_settings(params["subnet"], params["gateway"])
     problems += net_problems
     problems += pf.check_plan(components, network, params["gateway"])
+    problems += pf.check_input(components)
+    problems += pf.check_dynamic_range(components, network, params["ip_range"])
     problems += pf.check_networks(params["networks"], params["network_name"], network,
                                   params["label_prefix"], params["instance"])
     problems += pf.check_containers(params["containers"], components, check, params["network_name"],
                                     params["container_prefix"], params["label_prefix"], params["instance"])
     problems += pf.check_ports(params["containers"], components, check, params["bind_address"],
                                params["container_prefix"], params["label_prefix"], params["instance"])
+    if params["vault_dir"]:
+        problems += pf.vault_dir_problems(params["vault_dir"], params["instance"], pf.read_marker(params["vault_dir"]))
     mem_problems, need = pf.check_memory(components, params["mem_total"], params["memory_headroom_mb"])
     problems += mem_problems
     warnings = pf.ephemeral_warnings(components, check, pf.ephemeral_range())
+    warnings += pf.network_range_warnings(params["networks"], params["network_name"], params["label_prefix"],
+                                          params["instance"])
+    if params["vault_dir"] and params["vault_dir_is_default"]:
+        warnings += pf.legacy_vault_warnings(params["vault_dir"], params["instance"], os.path.expanduser("~"))
     return problems, sorted(check), need, warnings
 
 
@@ -174,6 +205,9 @@ def main():
             memory_headroom_mb=dict(type="int", default=512),
             networks=dict(type="list", elements="dict", default=[]),
             containers=dict(type="list", elements="dict", default=[]),
+            ip_range=dict(type="str", default=""),
+            vault_dir=dict(type="path"),
+            vault_dir_is_default=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

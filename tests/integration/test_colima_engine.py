@@ -19,7 +19,7 @@ def run_engine_step(tmp_path, command, *extra):
     proc = subprocess.run(
         [playbook, "playbooks/platform.yml", "--tags", "docker_host_engine",
          "-e", "docker_host_engine=colima", "-e", "docker_host_colima_command=%s" % command,
-         "-e", "docker_host_colima_memory_gb=6", *extra],
+         "-e", "docker_host_colima_memory_gb=6", "-e", "devenv_home=%s" % (tmp_path / "home"), *extra],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
     return proc, calls
