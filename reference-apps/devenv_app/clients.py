@@ -105,7 +105,7 @@ class Dependency:
         self.settings, self.vault, self.spec = settings, vault, spec
         self.timeout = float(spec.get("timeout") or settings.timeout)
         self.breaker = Breaker(self.kind)
-        self._client, self._lock = None, asyncio.Lock()
+        self._client, self._lock, self._closing = None, asyncio.Lock(), set()
 
     @property
     def tls(self):
@@ -127,13 +127,21 @@ class Dependency:
                 self._client = await self._connect(secret)
             return self._client
 
-    async def reset(self):
+    async def reset(self, wait=True):
+        """Drop the client (the next call builds a new one); its close runs in the background unless wait."""
         client, self._client = self._client, None
         if client is not None:
-            try:
-                await asyncio.wait_for(self._close(client), self.timeout)
-            except Exception:  # a broken client: nothing more to close
-                pass
+            closing = asyncio.ensure_future(self._quietly_close(client))
+            self._closing.add(closing)  # a reference until it is done
+            closing.add_done_callback(self._closing.discard)
+            if wait:
+                await closing
+
+    async def _quietly_close(self, client):
+        try:
+            await asyncio.wait_for(self._close(client), self.timeout)
+        except Exception:  # a broken client: nothing more to close
+            pass
 
     async def call(self, operation):
         """Run operation(client) within the timeout and through the breaker; any failure is a 503 (Unavailable)."""
@@ -148,7 +156,7 @@ class Dependency:
             raise
         except Exception as exc:
             self.breaker.failure()
-            await self.reset()
+            await self.reset(wait=False)  # the 503 does not wait for a broken client to close
             if isinstance(exc, Unavailable):
                 raise
             reason = "timed out after %.1f s" % self.timeout if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__

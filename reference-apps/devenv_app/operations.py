@@ -33,7 +33,7 @@ def _json(value):
 
 async def root(ctx):
     s = ctx.settings
-    return {"name": s.name, "version": VERSION, "description": s.description,
+    return {"name": s.name, "replica": s.replica or s.name, "version": VERSION, "description": s.description,
             "links": dict({"openapi": "/openapi.json", "docs": "/docs", "health": "/health/all", "metrics": "/metrics"},
                           **s.links)}
 
@@ -41,7 +41,8 @@ async def root(ctx):
 async def health_self(ctx):
     if ctx.draining:
         return 503, {"status": "unhealthy", "name": ctx.settings.name, "reason": "draining before shutdown"}
-    return 200, {"status": "healthy", "name": ctx.settings.name, "version": VERSION,
+    return 200, {"status": "healthy", "name": ctx.settings.name, "replica": ctx.settings.replica or ctx.settings.name,
+                 "version": VERSION,
                  "uptime_s": round(time.monotonic() - ctx.started, 1)}
 
 

@@ -15,6 +15,7 @@ class Settings:
     ca_file: str
     cert_file: str
     key_file: str
+    replica: str = ""
     http_port: int = 8000
     https_port: int = 8443
     timeout: float = 2.0

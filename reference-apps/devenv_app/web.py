@@ -47,6 +47,7 @@ def configure_logging(level):
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # each Vault call; our own lines say what matters
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = name != "uvicorn.access"  # our middleware logs every request
@@ -133,8 +134,10 @@ def create_app(settings, **fastapi_args):
         route = getattr(request.scope.get("route"), "path", None) or "unmatched"
         ctx.metrics.observe(route, request.method, status, duration)
         response.headers["x-request-id"] = request.state.request_id
-        if route != "/metrics":
-            log.info("%s %s %s", request.method, route, status, extra={
+        # The edge's health checks (every second) and the scrapes at debug: the log shows the app's traffic.
+        level = logging.DEBUG if route in ("/metrics", "/health/") and status == 200 else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(level, "%s %s %s", request.method, route, status, extra={
                 "request_id": request.state.request_id, "route": route, "method": request.method, "status": status,
                 "duration_ms": round(duration * 1000, 2), "client": request.client.host if request.client else None})
         return response
