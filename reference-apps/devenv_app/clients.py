@@ -48,7 +48,7 @@ class Vault:
         try:
             return await self._http.request(method, self.url + path, **kwargs)
         except httpx.HTTPError as exc:
-            raise Unavailable("vault at %s is unavailable: %s" % (self.url, type(exc).__name__))
+            raise Unavailable("vault at %s is unavailable: %s" % (self.url, type(exc).__name__)) from None
 
     async def _login(self, force=False):
         async with self._lock:
@@ -59,7 +59,7 @@ class Vault:
                     cred = json.load(handle)
             except (OSError, ValueError) as exc:
                 raise Unavailable("vault: cannot read the AppRole credential %s (%s); the reference_apps role writes it"
-                                  % (self.approle_file, type(exc).__name__))
+                                  % (self.approle_file, type(exc).__name__)) from None
             response = await self._request("POST", "/v1/auth/approle/login",
                                            json={"role_id": cred["role_id"], "secret_id": cred["secret_id"]})
             if response.status_code != 200:
@@ -148,7 +148,7 @@ class Dependency:
         try:
             self.breaker.before()
         except BreakerOpen as exc:
-            raise Unavailable(str(exc))
+            raise Unavailable(str(exc)) from None
         try:
             result = await asyncio.wait_for(self._run(operation), self.timeout)
         except (NotFound, Forbidden):
@@ -161,7 +161,7 @@ class Dependency:
                 raise
             reason = "timed out after %.1f s" % self.timeout if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
             log.warning("%s unavailable: %s", self.kind, reason)
-            raise Unavailable("%s is unavailable: %s" % (self.kind, reason))
+            raise Unavailable("%s is unavailable: %s" % (self.kind, reason)) from None
         self.breaker.success()
         return result
 

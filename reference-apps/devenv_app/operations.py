@@ -7,7 +7,7 @@ import re
 import time
 
 from . import VERSION
-from .errors import AppError, NotFound, Unavailable
+from .errors import AppError, NotFound
 
 HEALTH_SERVICES = ("vault", "postgres", "mysql", "mongodb", "redis", "rabbitmq")
 SECRET_FIELD = re.compile(r"pass|secret|token|key|credential", re.I)
@@ -148,7 +148,7 @@ async def messaging_queue_info(ctx, name):
                 result = queue.declaration_result
                 return {"queue": name, "messages": result.message_count, "consumers": result.consumer_count}
         except aio_pika.exceptions.ChannelClosed:
-            raise NotFound("queue %s does not exist" % name)
+            raise NotFound("queue %s does not exist" % name) from None
     return await dep.call(info)
 
 
