@@ -81,6 +81,8 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--replicas", default="1,2,4")
+    parser.add_argument("--current", type=int, metavar="N",
+                        help="no converge: benchmark the scenario as it runs, with N replicas (direct on replica 1)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -88,8 +90,10 @@ def main():
         handle.write(LUA)
     runs, mem = [], {}
     try:
-        for index, replicas in enumerate(int(n) for n in args.replicas.split(",")):
-            converge(replicas)
+        counts = [args.current] if args.current else [int(n) for n in args.replicas.split(",")]
+        for index, replicas in enumerate(counts):
+            if not args.current:
+                converge(replicas)
             prime()
             if index == 0:
                 for name, path in ROUTES:

@@ -10,8 +10,6 @@ import ssl
 import time
 import urllib.parse
 
-import httpx
-
 from .breaker import Breaker, BreakerOpen
 from .errors import Forbidden, NotFound, Unavailable
 
@@ -37,6 +35,8 @@ class Vault:
     name = "vault"
 
     def __init__(self, settings):
+        import httpx
+        self._httpx = httpx
         self.url, self.approle_file, self.timeout = settings.vault_url.rstrip("/"), settings.approle_file, settings.timeout
         self._http = httpx.AsyncClient(timeout=settings.timeout, limits=httpx.Limits(max_connections=20))
         self._token, self._expires, self._lock = None, 0.0, asyncio.Lock()
@@ -47,7 +47,7 @@ class Vault:
     async def _request(self, method, path, **kwargs):
         try:
             return await self._http.request(method, self.url + path, **kwargs)
-        except httpx.HTTPError as exc:
+        except self._httpx.HTTPError as exc:
             raise Unavailable("vault at %s is unavailable: %s" % (self.url, type(exc).__name__)) from None
 
     async def _login(self, force=False):
@@ -153,6 +153,12 @@ class Dependency:
             result = await asyncio.wait_for(self._run(operation), self.timeout)
         except (NotFound, Forbidden):
             self.breaker.success()
+            raise
+        except asyncio.CancelledError:
+            # The caller gave up (an outer timeout): no verdict, but a half-open breaker's trial is over; counted as a
+            # failure, so that the breaker never waits for a trial that will not end.
+            self.breaker.failure()
+            await self.reset(wait=False)
             raise
         except Exception as exc:
             self.breaker.failure()

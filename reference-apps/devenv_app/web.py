@@ -187,7 +187,7 @@ def serve(app, settings):
     rotation before it stops listening."""
     configure_logging(settings.log_level)
     common = dict(host="0.0.0.0", log_config=None, access_log=False, proxy_headers=True, forwarded_allow_ips="*",
-                  timeout_graceful_shutdown=5, loop="none", http="httptools")
+                  timeout_graceful_shutdown=3, loop="none", http="httptools")
     plain = _Server(uvicorn.Config(app, port=settings.http_port, lifespan="on", **common))
     secure = _Server(uvicorn.Config(app, port=settings.https_port, lifespan="off", ssl_certfile=settings.cert_file,
                                     ssl_keyfile=settings.key_file, **common))

@@ -137,3 +137,47 @@ def test_the_apps_are_registry_components_with_web_metrics_and_depends_on():
         assert entry["web"]["port"] == "https" and entry["metrics"] == [{"port": "https"}]
         assert {"vault", "postgres", "mysql", "mongodb", "redis-1", "rabbitmq"} <= set(entry["depends_on"])
         assert entry["replicas"] == 1
+
+
+def test_a_cancelled_trial_call_does_not_leave_the_breaker_open_for_ever():
+    """An outer timeout (the health check's) cancels the half-open breaker's one trial: the next call gets its own."""
+    import asyncio
+    clients, breaker_mod = module("devenv_app.clients"), module("devenv_app.breaker")
+    settings = module("devenv_app.settings").Settings(name="t", description="", vault_url="http://127.0.0.1:1",
+                                                      approle_file="-", ca_file="-", cert_file="-", key_file="-",
+                                                      timeout=1.0)
+
+    class Secrets:
+        async def read(self, name):
+            return {}
+
+    class Service(clients.Dependency):
+        kind = "service"
+
+        async def _connect(self, secret):
+            return object()
+
+        async def _close(self, client):
+            return None
+
+    async def scenario():
+        dep = Service(settings, Secrets(), {"secret": "s", "tls": False})
+        dep.breaker = breaker_mod.Breaker("service", threshold=1, reset_after=0.05)
+
+        async def broken(client):
+            raise OSError("down")
+
+        async def hangs(client):
+            await asyncio.sleep(5)
+
+        async def works(client):
+            return "ok"
+        with pytest.raises(module("devenv_app.errors").Unavailable):
+            await dep.call(broken)
+        await asyncio.sleep(0.06)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(dep.call(hangs), 0.05)  # the trial, cancelled from outside
+        await asyncio.sleep(0.06)
+        return await dep.call(works)
+
+    assert asyncio.run(scenario()) == "ok"

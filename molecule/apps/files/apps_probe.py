@@ -39,7 +39,7 @@ class Conn(http.client.HTTPSConnection):
 
 
 class Client:
-    def __init__(self, ca, url, timeout=10):
+    def __init__(self, ca, url, timeout=60):
         parts = urllib.parse.urlsplit(url)
         self.host, self.port, self.timeout = parts.hostname, parts.port or 443, timeout
         self.context = ssl.create_default_context(cafile=ca)
@@ -228,7 +228,7 @@ def stream(ca, url, seconds, container, at):
     end = time.time() + seconds
 
     def worker():
-        c = Client(ca, url, timeout=10)
+        c = Client(ca, url, timeout=60)
         while time.time() < end:
             t = time.time()
             try:
