@@ -135,7 +135,7 @@ def _web(component, entry):
     return {"host": web.get("host") or "%s.localhost" % component, "port": port["container"],
             "scheme": "https" if port["kind"] == "https" else "http", "path": web.get("path", "/"),
             # login: the edge asks for its own login (secret/traefik) before the UI, for UIs that have none.
-            "login": bool(web.get("login", False))}
+            "login": bool(web.get("login", False)), "health": web.get("health")}
 
 
 def _metrics(component, entry):
@@ -273,6 +273,8 @@ def _registry(components, overrides, subnet, design_subnet, port_offset, cert_do
         entry["depends_on"] = list(entry.get("depends_on") or [])
         entry["edge"] = _edge(name, entry)
         plan[name] = entry
+    for name in [n for n in sorted(plan) if plan[n].get("replicas") not in (None, 1, "1")]:
+        plan.update(_replicas(plan.pop(name), subnet=target, cert_domain=cert_domain))
     _edge_names(plan)
     for name, entry in plan.items():
         missing = [d for d in entry["depends_on"] if d not in plan]
@@ -282,24 +284,69 @@ def _registry(components, overrides, subnet, design_subnet, port_offset, cert_do
     return plan
 
 
+REPLICA_IP_STEP = 10
+
+
+def _replicas(entry, subnet, cert_domain):
+    """A component with replicas: N > 1 as N containers <name>-1..N: the same spec, one Vault identity (secret,
+    AppRole, certificate role; each certificate names every replica), one edge route and one scrape job. Replica i
+    has the address ip + 10 * (i - 1) and, but for the first, no host port."""
+    name = entry["name"]
+    try:
+        count = int(entry["replicas"])
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1:
+        raise AnsibleFilterError("devenv_components.%s.replicas is %r; use a whole number >= 1" % (name, entry["replicas"]))
+    try:
+        first = ipaddress.ip_address(str(entry.get("ip")))
+    except ValueError:
+        raise AnsibleFilterError("devenv_components.%s.ip is %r; replicas need an address to count from" % (name, entry.get("ip")))
+    members = ["%s-%d" % (name, i) for i in range(1, count + 1)]
+    out = {}
+    for index, member in enumerate(members):
+        replica = copy.deepcopy(entry)
+        ip = first + REPLICA_IP_STEP * index
+        if ip not in subnet:
+            raise AnsibleFilterError("devenv_components.%s.replicas: replica %d would have the address %s, outside %s; "
+                                     "use fewer replicas or a lower ip" % (name, index + 1, ip, subnet))
+        replica.update(name=member, ip=str(ip), replica_of=name, replicas=count)
+        if index:
+            replica["ports"] = dict((p, dict(v, host=None)) for p, v in replica["ports"].items())
+        if replica.get("vault"):
+            replica["vault"]["cert_names"] = _unique(replica["vault"]["cert_names"] + members
+                                                     + ["%s.%s" % (m, cert_domain) for m in members])
+        for item in replica["metrics"]:
+            item["job"] = item["job"] if item["job"] != member else name
+        replica["backup"] = {"method": "none"}
+        out[member] = replica
+    return out
+
+
 def _enabled(plan):
     return [plan[name] for name in sorted(plan) if plan[name].get("enabled", True)]
 
 
 def vault_services(plan):
     """What vault_service_access needs: one entry per enabled component that uses Vault."""
-    return [{"name": e["vault"]["secret"], "data": e["vault"]["data"], "generate": e["vault"]["generate"],
-             "share_group": e["vault"]["share_group"], "read_secrets": e["vault"]["read_secrets"],
-             "cert_role": e["vault"]["cert_role"]}
-            for e in _enabled(plan) if e.get("vault")]
+    services = [{"name": e["vault"]["secret"], "data": e["vault"]["data"], "generate": e["vault"]["generate"],
+                 "share_group": e["vault"]["share_group"], "read_secrets": e["vault"]["read_secrets"],
+                 "cert_role": e["vault"]["cert_role"]}
+                for e in _enabled(plan) if e.get("vault")]
+    return _unique_by(services, "name")  # the replicas of a component share one identity
+
+
+def _unique_by(items, key):
+    seen = set()
+    return [item for item in items if not (item[key] in seen or seen.add(item[key]))]
 
 
 def vault_pki_roles(plan, ttl="8760h"):
     """One certificate role per enabled component that uses Vault, allowing exactly its names (no subdomains:
     every component has localhost among its names, and must not get a certificate for vault.localhost)."""
-    return [{"name": e["vault"]["cert_role"], "allowed_domains": e["vault"]["cert_names"], "allow_subdomains": False,
-             "ttl": ttl, "max_ttl": ttl}
-            for e in _enabled(plan) if e.get("vault") and e["vault"]["cert"]]
+    return _unique_by([{"name": e["vault"]["cert_role"], "allowed_domains": e["vault"]["cert_names"],
+                        "allow_subdomains": False, "ttl": ttl, "max_ttl": ttl}
+                       for e in _enabled(plan) if e.get("vault") and e["vault"]["cert"]], "name")
 
 
 def cert_request(plan, component):
@@ -314,10 +361,25 @@ def cert_request(plan, component):
 
 
 def web_routes(plan):
-    """Edge routes: host name -> the component's address and port, for enabled components with web."""
-    return [{"component": e["name"], "host": e["web"]["host"], "url": "%s://%s:%s" % (e["web"]["scheme"], e["name"], e["web"]["port"]),
-             "scheme": e["web"]["scheme"], "path": e["web"]["path"]}
-            for e in _enabled(plan) if e.get("web")]
+    """Edge routes: host name -> the component's address and port, for enabled components with web. The replicas of
+    a component are one route (named after the component) with one server each (urls; url is the first); health is
+    there when web.health names the path of the edge's active health check."""
+    routes = {}
+    for e in _enabled(plan):
+        if not e.get("web"):
+            continue
+        name = e.get("replica_of") or e["name"]
+        url = "%s://%s:%s" % (e["web"]["scheme"], e["name"], e["web"]["port"])
+        if name in routes:
+            routes[name]["urls"].append(url)
+            continue
+        routes[name] = {"component": name, "host": e["web"]["host"], "url": url, "scheme": e["web"]["scheme"],
+                        "path": e["web"]["path"]}
+        if e.get("replica_of"):
+            routes[name]["urls"] = [url]
+        if e["web"].get("health"):
+            routes[name]["health"] = e["web"]["health"]
+    return list(routes.values())
 
 
 def scrape_targets(plan):

@@ -23,7 +23,8 @@ ERRORS_TAG = "[counts errors"
 NOT_LIVE_TAG = "[not tested live"
 # Grafana's interval variables, and a placeholder for each dashboard variable (a regex where the query matches one).
 BUILTINS = {"__rate_interval": "1m", "__interval": "30s", "__range": "1h", "__auto": "1m"}
-REQUIRED = {"overview", "vault", "postgres", "mysql", "redis", "rabbitmq", "mongodb", "traefik", "containers", "logs"}
+REQUIRED = {"overview", "vault", "postgres", "mysql", "redis", "rabbitmq", "mongodb", "traefik", "containers", "logs",
+            "application"}
 
 
 def _dashboards():

@@ -93,8 +93,9 @@ def test_bad_fields_name_the_variable():
 def test_routes_targets_and_backups_derive_from_the_registry():
     plan = reg.registry(shipped())
     hosts = sorted(r["host"] for r in reg.web_routes(plan))
-    assert hosts == ["alertmanager.localhost", "forgejo.localhost", "grafana.localhost", "prometheus.localhost",
-                     "rabbitmq.localhost", "traefik.localhost", "vault.localhost"]
+    assert hosts == ["alertmanager.localhost", "api-first.localhost", "api.localhost", "forgejo.localhost",
+                     "grafana.localhost", "prometheus.localhost", "rabbitmq.localhost", "traefik.localhost",
+                     "vault.localhost"]
     assert [r["url"] for r in reg.web_routes(plan) if r["component"] == "rabbitmq"] == ["https://rabbitmq:15672"]
     targets = dict((t["job"], t) for t in reg.scrape_targets(plan))
     assert targets["vault"]["path"] == "/v1/sys/metrics" and targets["vault"]["params"] == {"format": ["prometheus"]}
@@ -125,8 +126,8 @@ def test_the_edge_certificate_names_every_routed_host_and_no_wildcard():
     wanted = ["forgejo.localhost", "rabbitmq.localhost", "traefik.localhost", "vault.localhost", "myapp.localhost"]
     assert set(wanted) <= set([names["common_name"]] + names["alt_names"])
     assert "grafana.localhost" not in names["alt_names"] and not any("*" in n for n in names["alt_names"])
-    assert reg.edge_hosts(plan) == ["forgejo.localhost", "rabbitmq.localhost", "traefik.localhost",
-                                    "vault.localhost", "myapp.localhost"]
+    assert reg.edge_hosts(plan) == ["api-first.localhost", "forgejo.localhost", "rabbitmq.localhost", "api.localhost",
+                                    "traefik.localhost", "vault.localhost", "myapp.localhost"]
     # The PKI role allows exactly these names; no role allows subdomains (every role has localhost).
     roles = dict((r["name"], r) for r in reg.vault_pki_roles(plan))
     assert set(wanted) <= set(roles["traefik-role"]["allowed_domains"])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run every PromQL query of the Grafana dashboards against a live Prometheus.
 
-  dashboards_check.py PROM DASHBOARD_DIR [VAR=VALUE ...]
+  dashboards_check.py PROM DASHBOARD_DIR|DASHBOARD_JSON [VAR=VALUE ...] [--skip=NAME.json ...]
 
 For each dashboard JSON in DASHBOARD_DIR: the template variables are set to a real value (VAR=VALUE given here,
 which the variable's own label_values() query must offer; else the first value that query returns), Grafana's interval variables
@@ -75,10 +75,12 @@ def resolve(base, var, values, given=None):
 
 def main(argv):
     base, folder = argv[0].rstrip("/"), pathlib.Path(argv[1])
-    given = dict(a.split("=", 1) for a in argv[2:])
+    skip = set(a.split("=", 1)[1] for a in argv[2:] if a.startswith("--skip="))
+    given = dict(a.split("=", 1) for a in argv[2:] if not a.startswith("--skip="))
+    paths = [folder] if folder.is_file() else [p for p in sorted(folder.glob("*.json")) if p.name not in skip]
     summary = {"dashboards": 0, "queries_live": 0, "queries_errors_only_empty": 0, "queries_parsed_only": 0,
                "variables": {}, "failures": []}
-    for path in sorted(folder.glob("*.json")):
+    for path in paths:
         dash = json.loads(path.read_text())
         summary["dashboards"] += 1
         values = dict(BUILTINS)
