@@ -25,7 +25,7 @@ def reset_refusals(devenv_home, vault_dir, instance, user_home, remove_vault_key
 
 
 def dynamic_range(subnet, ip_range=""):
-    """Docker's dynamic range on our network: devenv_network_ip_range, else the subnet's second quarter ("" for none)."""
+    """Docker's dynamic range on our network: devenv_network_ip_range, else the subnet's last eighth ("" for none)."""
     return pf.dynamic_range(subnet, ip_range) or ""
 
 

@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import itertools
 import os
 import socket
 import subprocess
@@ -558,8 +557,10 @@ def check_read_secrets(components):
 
 
 def _host_claims(components):
-    """(host, component, field) for every edge host an enabled component claims, in plan order."""
+    """(host, component, field) for every edge host an enabled component claims, in plan order. The replicas of a
+    component (replica_of) claim its host as that one component: one route, a server per replica."""
     for name, spec in enabled_components(components).items():
+        name = (spec or {}).get("replica_of") or name
         web = (spec or {}).get("web") or {}
         if web.get("host"):
             yield str(web["host"]).lower().rstrip("."), name, "web.host"
@@ -570,6 +571,8 @@ def _host_claims(components):
 def check_edge_hosts(components):
     problems, claimed = [], {}
     for host, name, field in _host_claims(components):
+        if claimed.get(host, (None,))[0] == name:
+            continue  # another replica of the same component
         if host in claimed:
             other, other_field = claimed[host]
             problems.append("Edge host '%s' is claimed by %s (%s) and by %s (%s). Give one another name with %s." % (
@@ -694,10 +697,10 @@ def legacy_vault_warnings(vault_dir, instance, user_home):
 
 
 def dynamic_range(subnet, ip_range=""):
-    """The range Docker picks addresses from for containers that ask for none: ip_range when given, else the second
-    quarter of the subnet (172.20.64.0/18 of 172.20.0.0/16, .64/26 of a /24): the registry's static addresses lie in
-    the first quarter and at the top (.200 and up), in the design's /16 and in every /24 it is moved into. None when
-    the subnet is too small or not valid (check_network_settings names it)."""
+    """The range Docker picks addresses from for containers that ask for none: ip_range when given, else the last
+    eighth of the subnet (172.20.224.0/19 of 172.20.0.0/16, .224/27 of a /24): the registry's static addresses lie
+    below it (.2 to .214, the apps' replicas from .100 up), in the design's /16 and in every /24 it is moved into.
+    None when the subnet is too small or not valid (check_network_settings names it)."""
     if ip_range:
         return str(ip_range)
     try:
@@ -706,7 +709,8 @@ def dynamic_range(subnet, ip_range=""):
         return None
     if network.max_prefixlen - network.prefixlen < 3:
         return None
-    return str(next(itertools.islice(network.subnets(prefixlen_diff=2), 1, None)))
+    eighth = network.num_addresses // 8
+    return str(ipaddress.ip_network((int(network.network_address) + 7 * eighth, network.prefixlen + 3)))
 
 
 def check_dynamic_range(components, network, ip_range):
@@ -717,10 +721,10 @@ def check_dynamic_range(components, network, ip_range):
         dynamic = ipaddress.ip_network(str(ip_range), strict=True)
     except ValueError as exc:
         return ["devenv_network_ip_range '%s' is not a valid network (%s). Use a CIDR range inside devenv_network_subnet "
-                "%s, or leave it empty for its second quarter." % (ip_range, exc, network)]
+                "%s, or leave it empty for its last eighth." % (ip_range, exc, network)]
     if dynamic.version != network.version or not dynamic.subnet_of(network):
         return ["devenv_network_ip_range %s is not inside devenv_network_subnet %s. Use a range inside it, or leave it "
-                "empty for its second quarter." % (dynamic, network)]
+                "empty for its last eighth." % (dynamic, network)]
     problems = []
     for name, spec in enabled_components(components).items():
         try:

@@ -19,14 +19,14 @@ OURS = {"io.colima-services.owner": "devenv", "io.colima-services.instance": "de
 
 
 @pytest.mark.parametrize("subnet,expect", [
-    ("172.20.0.0/16", "172.20.64.0/18"),
-    ("172.30.10.0/24", "172.30.10.64/26"),
-    ("10.99.0.0/20", "10.99.4.0/22"),
-    ("fd00:20::/64", "fd00:20:0:0:4000::/66"),
+    ("172.20.0.0/16", "172.20.224.0/19"),
+    ("172.30.10.0/24", "172.30.10.224/27"),
+    ("10.99.0.0/20", "10.99.14.0/23"),
+    ("fd00:20::/64", "fd00:20:0:0:e000::/67"),
     ("172.20.0.0/30", None),
     ("nonsense", None),
 ])
-def test_the_default_range_is_the_subnets_second_quarter(subnet, expect):
+def test_the_default_range_is_the_subnets_last_eighth(subnet, expect):
     assert pf.dynamic_range(subnet) == expect
     assert pf.dynamic_range(subnet, "172.20.200.0/24") == "172.20.200.0/24"
 

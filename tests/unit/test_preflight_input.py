@@ -117,6 +117,18 @@ def test_an_extra_edge_host_that_a_component_routes_is_named():
         "Give one another name with devenv_components_overrides.traefik.edge.hosts."]
 
 
+def test_the_replicas_of_one_component_share_its_host():
+    """reference-api with replicas: 3 is three containers behind one route: one claim, not three."""
+    resolved = reg.registry(shipped(), {"reference-api": {"replicas": 3}})
+    assert [n for n in resolved if resolved[n].get("replica_of") == "reference-api"] == [
+        "reference-api-1", "reference-api-2", "reference-api-3"]
+    assert pf.check_edge_hosts(resolved) == []
+    resolved["vault"]["web"]["host"] = "api.localhost"
+    assert pf.check_edge_hosts(resolved) == [
+        "Edge host 'api.localhost' is claimed by reference-api (web.host) and by vault (web.host). "
+        "Give one another name with devenv_components_overrides.vault.web.host."]
+
+
 def test_a_disabled_component_claims_no_host():
     assert problems_of(plan(grafana={"enabled": False}, traefik={"edge": {"hosts": ["grafana.localhost"]}})) == []
 
