@@ -2,7 +2,6 @@
 module_utils/_backup.py, and optional encryption at rest with age (pyrage, a passphrase: never on argv)."""
 
 import getpass
-import hashlib
 import io
 import json
 import os
@@ -97,14 +96,6 @@ def decrypt_to(path, secret, into):
 
 
 # ---- verify --------------------------------------------------------------------------------------------------
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_dir(directory):
     """(manifest or None, problems): the checks a restore makes before it changes anything."""
     lib = _backup_lib()
@@ -118,7 +109,8 @@ def check_dir(directory):
     for base, _, names in os.walk(directory):
         for name in names:
             files.add(os.path.relpath(os.path.join(base, name), directory).replace(os.sep, "/"))
-    return manifest, lib.check_manifest(manifest, files, lambda rel: _sha256(os.path.join(directory, rel)))
+    from ansible_collections.colima_services.devenv.plugins.module_utils._files import sha256_file
+    return manifest, lib.check_manifest(manifest, files, lambda rel: sha256_file(os.path.join(directory, rel)))
 
 
 class Opened:
