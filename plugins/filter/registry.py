@@ -374,7 +374,7 @@ def web_routes(plan):
             routes[name]["urls"].append(url)
             continue
         routes[name] = {"component": name, "host": e["web"]["host"], "url": url, "scheme": e["web"]["scheme"],
-                        "path": e["web"]["path"]}
+                        "path": e["web"]["path"], "login": bool(e["web"].get("login"))}
         if e.get("replica_of"):
             routes[name]["urls"] = [url]
         if e["web"].get("health"):

@@ -76,7 +76,9 @@ def test_a_typo_in_the_overrides_fails_naming_it_and_the_known_components():
                                                 "image": "axllent/mailpit:v1.21", "web": {"port": "ui"}}})
     assert plan["mailpit"]["vault"]["secret"] == "mailpit"
     assert {"component": "mailpit", "host": "mailpit.localhost", "url": "http://mailpit:8025", "scheme": "http",
-            "path": "/"} in reg.web_routes(plan)
+            "path": "/", "login": False} in reg.web_routes(plan)
+    # the edge's own login goes with the route, so that a route of replicas carries it too
+    assert [r["component"] for r in reg.web_routes(plan) if r["login"]] == ["alertmanager", "prometheus"]
 
 
 def test_bad_fields_name_the_variable():
