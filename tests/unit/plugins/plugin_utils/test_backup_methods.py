@@ -16,10 +16,15 @@ import pytest
 from ansible_collections.colima_services.devenv.plugins.plugin_utils import _backup_methods as bm
 from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
 
-LABELS = {"io.colima-services.test": "backup-methods"}
 PREFIX = "devenv-test-bk-%s-" % uuid.uuid4().hex[:6]
+# This run's own label: a teardown removes what carries it, never what another test run (in parallel) made.
+LABELS = {"io.colima-services.test": PREFIX + "backup-methods"}
 SETTINGS = {"docker_host": "unix:///var/run/docker.sock", "api_version": "1.41", "container_prefix": PREFIX,
             "health_timeout": 60, "labels": LABELS}
+
+
+# PID 1 of a container gets no default signal handler: a bare `sleep` would sit out every stop's whole timeout.
+SLEEPER = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
 
 
 class _Answer(io.BytesIO):
@@ -87,7 +92,7 @@ def engine():
     yield client
     for item in client.containers(LABELS):
         client.remove(item["Id"])
-    for volume in client.api.volumes(filters={"label": "io.colima-services.test=backup-methods"}).get("Volumes") or []:
+    for volume in client.api.volumes(filters={"label": "io.colima-services.test=%s" % LABELS["io.colima-services.test"]}).get("Volumes") or []:
         client.api.remove_volume(volume["Name"], force=True)
     client.close()
 
@@ -170,7 +175,7 @@ def test_pg_restore_that_fails_leaves_the_database_as_it_was(engine, session, po
 
 @pytest.fixture
 def box(engine):
-    name = _start(engine, _image(engine, "devenv/base"), "box", ["sleep", "600"], "/data")
+    name = _start(engine, _image(engine, "devenv/base"), "box", SLEEPER, "/data")
     _sh(engine, name, "echo before > /data/kept && mkdir /data/sub && echo x > /data/sub/file")
     yield name
     engine.remove(name)

@@ -13,7 +13,8 @@ import pytest
 from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
 
 SETTINGS = {"docker_host": "unix:///var/run/docker.sock", "api_version": "1.41"}
-LABELS = {"io.colima-services.test": "plugin-utils-docker"}
+# This run's own label: the teardown removes what carries it, never what another test run (in parallel) made.
+LABELS = {"io.colima-services.test": "plugin-utils-docker-%s" % uuid.uuid4().hex[:6]}
 
 
 def test_demux_splits_the_streams():
@@ -167,7 +168,7 @@ def test_wait_healthy_gives_up_on_an_exited_container_and_at_the_deadline(engine
         engine.wait_healthy(name, 60)
     assert time.monotonic() - start < 5 and exc.value.info["State"]["Status"] == "exited"
     engine.remove(name)
-    name = _run(engine, image, ["sleep", "600"])
+    name = _run(engine, image, ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"])
     with pytest.raises(dk.NotHealthy) as exc:
         engine.wait_healthy(name, 2, check=lambda info: False)
     assert "did not become healthy within 2 s (state running" in str(exc.value)
