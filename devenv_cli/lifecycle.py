@@ -47,6 +47,21 @@ def _summary(output):
     return lines
 
 
+def _fast_path(output):
+    """What site.yml's fast path said (its debug message, folded over several lines), or ""."""
+    text, inside, words = output.splitlines(), False, []
+    for line in text:
+        if "Say what the fast path found" in line:
+            inside = True
+        elif inside and line.strip().startswith("msg:"):
+            words.append(line.strip()[4:].strip())
+        elif inside and words and line.startswith("        "):
+            words.append(line.strip())
+        elif inside and words:
+            break
+    return " ".join(words).strip("'\"")
+
+
 def up(ctx, args):
     extra = {}
     if args.profile:
@@ -61,7 +76,7 @@ def up(ctx, args):
         print(failure_tail(output), file=sys.stderr)
         raise CliError("devenv up failed (ansible-playbook exit %s); the whole run is in %s" % (rc, log))
     if not ctx.verbose:
-        print("\n".join(_summary(output)))
+        print("\n".join(_summary(output) or [_fast_path(output)]))
     print("done: changed=%s" % (counts[0] if counts else "?"))
     return OK
 

@@ -14,7 +14,7 @@ import sys
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.colima_services.devenv.plugins.module_utils import _runlock
+from ansible_collections.colima_services.devenv.plugins.module_utils import _fastpath, _runlock
 
 
 class ActionModule(ActionBase):
@@ -46,6 +46,8 @@ class ActionModule(ActionBase):
         word, _, detail = (holder.stdout.readline() or "").strip().partition(" ")
         holder.stdout.close()
         if word == "ok":
+            # This run may change the instance: the fast path's record of the last complete run no longer holds.
+            _fastpath.forget(os.path.dirname(path))
             result.update(msg="Took the lock of instance '%s' for this run (ansible-playbook pid %d)." % (instance, owner),
                           holder=_runlock.read_holder(path))
             return result

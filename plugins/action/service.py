@@ -23,6 +23,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.colima_services.devenv.plugins.module_utils import _fastpath as fp
 from ansible_collections.colima_services.devenv.plugins.module_utils import _reconcile as rc
 from ansible_collections.colima_services.devenv.plugins.module_utils._files import atomic_write
 from ansible_collections.colima_services.devenv.plugins.module_utils._recipe import recipe_hash
@@ -342,6 +343,9 @@ class ActionModule(ActionBase):
             return
         files = self._wanted_files(spec, task_vars, args.get("template_dir") or "")
         options, want = self._wanted(spec, entry, name, ref, image_id, files)
+        if not self._task.check_mode:  # what the fast path's record holds of this container (module_utils/_fastpath)
+            result["fingerprint"] = fp.fingerprint(name, want["config_hash"], ref, image_id or self._image_id(ref),
+                                                   [f["dest"] for f in files], want["ready"], want["create_only"])
         if not self._task.check_mode:
             self._keep_host_copies(files, os.path.join(self._settings["home"], "services", self._component))
         container = self._engine.container(name)

@@ -27,13 +27,6 @@ from ansible_collections.colima_services.devenv.plugins.plugin_utils._plan impor
 
 display = Display()
 
-# CLUSTER INFO and the version on a node; the password is read from the node's config inside the container.
-REDIS_INFO = ["/bin/sh", "-c",
-              "REDISCLI_AUTH=$(sed -n 's/^requirepass \"\\(.*\\)\"$/\\1/p' \"$1\"); export REDISCLI_AUTH; "
-              "redis-cli -p 6379 cluster info && redis-cli -p 6379 info server | grep '^redis_version:'",
-              "sh", "/usr/local/etc/redis.conf"]
-
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -52,7 +45,7 @@ class ActionModule(ActionBase):
 
     def _redis(self, name):
         try:
-            code, out, err = self._engine.exec_run(name, REDIS_INFO, "cluster info", timeout=10)
+            code, out, err = self._engine.exec_run(name, st.redis_info_argv(st.REDIS_CONF), "cluster info", timeout=10)
         except dk.DockerError as exc:
             return {"error": "cluster info: %s" % exc}
         info = st.cluster_info(out.decode("utf-8", "replace"))

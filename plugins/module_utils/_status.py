@@ -76,6 +76,18 @@ def version_of(image_ref, image_info):
     return tail.split(":", 1)[1] if ":" in tail else (tail or "-")
 
 
+# Where the redis role puts a node's config (its _redis_conf_dir); the fast path reads it from the node's files.
+REDIS_CONF = "/usr/local/etc/redis.conf"
+
+
+def redis_info_argv(conf):
+    """CLUSTER INFO and the version on a node; the password is read from the node's config inside the container."""
+    return ["/bin/sh", "-c",
+            "REDISCLI_AUTH=$(sed -n 's/^requirepass \"\\(.*\\)\"$/\\1/p' \"$1\"); export REDISCLI_AUTH; "
+            "redis-cli -p 6379 cluster info && redis-cli -p 6379 info server | grep '^redis_version:'",
+            "sh", conf]
+
+
 def cluster_info(text):
     """`CLUSTER INFO` output -> dict (cluster_state, cluster_slots_assigned, ...)."""
     out = {}

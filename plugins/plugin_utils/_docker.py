@@ -219,6 +219,12 @@ class Engine(object):
         with _translated:
             return self.api.containers(all=True, filters={"label": ["%s=%s" % kv for kv in sorted(labels.items())]})
 
+    def image_ids(self):
+        """{reference: image ID} of every tagged image: one list call."""
+        with _translated:
+            images = self.api.images()
+        return dict((tag, image["Id"]) for image in images for tag in image.get("RepoTags") or [])
+
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self, name):
         with _translated:

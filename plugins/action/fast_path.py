@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) colima_services.devenv contributors
+# MIT License (see LICENSE)
+"""Action for colima_services.devenv.fast_path: the whole-plan fast path of site.yml (module_utils/_fastpath.py).
+
+check: compares the record of the last complete run with what is there now (one container list, one image list,
+one archive read per config directory, Vault's sys/health, one CLUSTER INFO) and says whether the full walk can
+be skipped; on a miss it forgets the record. record: writes the record at the end of a complete run.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.colima_services.devenv.plugins.module_utils import _fastpath as fp
+from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
+from ansible_collections.colima_services.devenv.plugins.module_utils import _vault
+from ansible_collections.colima_services.devenv.plugins.module_utils._files import FileError, atomic_write
+from ansible_collections.colima_services.devenv.plugins.module_utils._reconcile import HASH_LABEL
+from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
+from ansible_collections.colima_services.devenv.plugins.plugin_utils._plan import is_a
+
+display = Display()
+
+try:
+    from cryptography import x509
+
+    HAS_CRYPTOGRAPHY = True
+except ImportError:
+    HAS_CRYPTOGRAPHY = False
+
+
+def _not_after(path):
+    """A certificate file's expiry (epoch seconds), or None when it holds none."""
+    try:
+        with open(path, "rb") as handle:
+            cert = x509.load_pem_x509_certificate(handle.read())
+    except (IOError, OSError, ValueError):
+        return None
+    not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+    return not_after.timestamp()
+
+
+def valid_until(home, renew_days, retry_hours, now):
+    """Until when a full run would change nothing by itself: the first certificate renewal under home, and the
+    first retry of an image that could not be pulled (images/unavailable.json). An hour ahead at most when the
+    certificates cannot be read here."""
+    limits = [now + 30 * 86400]
+    if not HAS_CRYPTOGRAPHY:
+        limits.append(now + 3600)
+    else:
+        for directory, _dirs, files in os.walk(os.path.join(home, "services")):
+            for name in files:
+                if name.endswith(".crt"):
+                    expiry = _not_after(os.path.join(directory, name))
+                    if expiry is not None:
+                        limits.append(expiry - int(renew_days) * 86400)
+    try:
+        with open(os.path.join(home, "images", "unavailable.json")) as handle:
+            unavailable = json.load(handle)
+    except (IOError, OSError, ValueError):
+        unavailable = {}
+    for entry in unavailable.values():
+        limits.append(float(entry.get("at", 0)) + float(retry_hours) * 3600)
+    return min(limits)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _VALID_ARGS = frozenset(("mode", "settings", "plan", "vault_url", "vault_dir", "inputs", "fingerprints", "status",
+                             "renew_days"))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args, result["changed"] = self._task.args, False
+        settings = args.get("settings") or {}
+        home = os.path.expanduser(settings.get("home") or "")
+        if not home:
+            raise AnsibleActionFail("fast_path needs settings.home")
+        mode = args.get("mode", "check")
+        if mode == "record":
+            return self._record(args, settings, home, result)
+        if mode != "check":
+            raise AnsibleActionFail("fast_path: mode is check or record, not %r" % mode)
+        started = time.monotonic()
+        # With ansible-core >= 2.19 every variable of the task is here, raw (templates as written).
+        digest = fp.inputs_digest(settings["collection_root"], task_vars, os.environ)
+        result["inputs"] = digest
+        record = fp.load(home)
+        why = fp.record_differences(record, digest, time.time(), fp.host_files((record or {}).get("host_dirs") or []))
+        if not why:
+            why = self._engine_differences(record, settings)
+        result.update(hit=not why, why=why[:5], seconds=round(time.monotonic() - started, 2))
+        if why:
+            fp.forget(home)
+            result["msg"] = "The full walk runs: %s%s." % ("; ".join(why[:3]), " (and more)" if len(why) > 3 else "")
+            return result
+        running = len(record.get("containers") or [])
+        unavailable = sorted(k for k, v in (record.get("status") or {}).items() if v == "unavailable")
+        if unavailable:
+            display.warning("Unavailable in the last complete run (no image): %s. See docs/support.md."
+                            % ", ".join(unavailable))
+        result["msg"] = ("Nothing to do: %d containers run as the last complete run left them, Vault and the Redis "
+                         "Cluster are well and nothing falls due (checked in %.1f s). -e devenv_fast_path=false "
+                         "walks every step." % (running, result["seconds"]))
+        return result
+
+    def _engine_differences(self, record, settings):
+        """The containers (one list call), the images (one), their files (one archive read per directory), the Redis
+        Cluster (one CLUSTER INFO), then Vault (sys/health): the first that differs ends the check."""
+        try:
+            with dk.Engine(settings, timeout=30) as engine:
+                containers = {}
+                for entry in engine.containers(dict(settings.get("labels") or {})):
+                    for name in entry.get("Names") or []:
+                        containers[name.lstrip("/")] = entry
+                images = engine.image_ids() if record.get("images") else {}
+                why = fp.engine_differences(record, containers, images, settings.get("label_prefix") or "",
+                                            HASH_LABEL)
+                for item in record.get("containers") or []:
+                    if why:
+                        return why
+                    if item["files"]:
+                        why = fp.file_differences(item, engine.read_files(item["container"], list(item["files"])))
+                why = why or self._redis(engine, record)
+        except dk.DockerError as exc:
+            return ["the Docker engine answered: %s" % exc]
+        return why or self._vault(record)
+
+    def _redis(self, engine, record):
+        node = record.get("redis_node")
+        if not node:
+            return []
+        try:
+            code, out, _err = engine.exec_run(node["container"], st.redis_info_argv(node["conf"]), "cluster info",
+                                              timeout=10)
+        except dk.DockerError as exc:
+            return ["the Redis Cluster does not answer (%s)" % exc]
+        state = st.cluster_info(out.decode("utf-8", "replace")).get("cluster_state")
+        return [] if code == 0 and state == "ok" else ["the Redis Cluster is %s" % (state or "not answering")]
+
+    def _vault(self, record):
+        url = record.get("vault_url")
+        if not url:
+            return []
+        if not _vault.HAS_HVAC:
+            return ["hvac is missing on the controller"]
+        try:
+            health = _vault.VaultApi(_vault.connect({"url": url, "timeout": 5}), url).wait_for_api(5)
+        except _vault.VaultError as exc:
+            return ["Vault does not answer (%s)" % exc]
+        if health.get("sealed") or not health.get("initialized"):
+            return ["Vault is sealed"]
+        return []
+
+    def _record(self, args, settings, home, result):
+        if self._task.check_mode:
+            result.update(skipped=True, msg="check mode writes no record")
+            return result
+        fingerprints = sorted((args.get("fingerprints") or {}).values(), key=lambda f: f["container"])
+        try:
+            with dk.Engine(settings, timeout=30) as engine:
+                for item in fingerprints:  # what the run left in each container, read back (one read per directory)
+                    item["files"] = fp.files_read(engine.read_files(item["container"], item["files"])) \
+                        if item["files"] else {}
+        except dk.DockerError as exc:
+            display.warning("The fast path's record was not written (the Docker engine answered: %s): the next run "
+                            "walks every step." % exc)
+            return result
+        plan = args.get("plan") or {}
+        enabled = sorted(c for c in plan if (plan[c] or {}).get("enabled"))
+        redis_node = None
+        for name in [c for c in enabled if is_a(plan[c], "redis_node")]:
+            container = settings.get("container_prefix", "") + name
+            item = next((f for f in fingerprints if f["container"] == container), None)
+            conf = next((d for d in (item or {}).get("files", {}) if d.endswith("/redis.conf")), None)
+            if conf:
+                redis_node = {"container": item["container"], "conf": conf}
+                break
+        host_dirs = sorted(set(os.path.expanduser(d) for d in (home, args.get("vault_dir")) if d))
+        vault = any(is_a(plan[c], "vault_server") for c in enabled)
+        now = time.time()
+        record = {
+            "version": fp.VERSION, "at": int(now), "inputs": args["inputs"], "containers": fingerprints,
+            "images": dict((f["image"], f["image_id"]) for f in fingerprints if f.get("image") and f.get("image_id")),
+            "host_dirs": host_dirs, "host_files": fp.host_files(host_dirs),
+            "vault_url": (args.get("vault_url") or "") if vault else "",
+            "redis_node": redis_node, "status": args.get("status") or {},
+            "valid_until": valid_until(home, args.get("renew_days", 30), settings.get("image_retry_hours", 24), now),
+        }
+        # The record is not among the host files it lists (fp.host_files leaves it out).
+        try:
+            atomic_write(fp.path_of(home), json.dumps(record, indent=1, sort_keys=True) + "\n", mode=0o600)
+        except FileError as exc:
+            display.warning("The fast path's record was not written (%s): the next run walks every step." % exc)
+            return result
+        result.update(msg="Recorded %d containers for the next run's fast path." % len(fingerprints),
+                      path=fp.path_of(home))
+        return result
