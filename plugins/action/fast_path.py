@@ -25,7 +25,7 @@ from ansible_collections.colima_services.devenv.plugins.module_utils import _fas
 from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
 from ansible_collections.colima_services.devenv.plugins.module_utils import _vault
 from ansible_collections.colima_services.devenv.plugins.module_utils._files import FileError, atomic_write
-from ansible_collections.colima_services.devenv.plugins.module_utils._reconcile import HASH_LABEL
+from ansible_collections.colima_services.devenv.plugins.module_utils._reconcile import HASH_LABEL, unavailable_images
 from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
 from ansible_collections.colima_services.devenv.plugins.plugin_utils._plan import is_a
 
@@ -64,12 +64,7 @@ def valid_until(home, renew_days, retry_hours, now):
                     expiry = _not_after(os.path.join(directory, name))
                     if expiry is not None:
                         limits.append(expiry - int(renew_days) * 86400)
-    try:
-        with open(os.path.join(home, "images", "unavailable.json")) as handle:
-            unavailable = json.load(handle)
-    except (IOError, OSError, ValueError):
-        unavailable = {}
-    for entry in unavailable.values():
+    for entry in unavailable_images(home).values():
         limits.append(float(entry.get("at", 0)) + float(retry_hours) * 3600)
     return min(limits)
 

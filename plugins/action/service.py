@@ -68,14 +68,10 @@ class ActionModule(ActionBase):
 
     # ---- image ---------------------------------------------------------------------------
     def _unavailable_file(self):
-        return os.path.join(self._settings["home"], "images", "unavailable.json")
+        return rc.unavailable_file(self._settings["home"])
 
     def _remembered(self):
-        try:
-            with open(self._unavailable_file()) as handle:
-                return json.load(handle)
-        except (IOError, OSError, ValueError):
-            return {}
+        return rc.unavailable_images(self._settings["home"])
 
     def _remember(self, ref, why):
         if self._task.check_mode:

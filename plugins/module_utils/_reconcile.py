@@ -15,9 +15,24 @@ __metaclass__ = type
 
 import hashlib
 import json
+import os
 import re
 
 HASH_LABEL = "config-hash"
+
+
+def unavailable_file(home):
+    """Where the service step remembers the upstream images that could not be pulled: {reference: {at, why}}."""
+    return os.path.join(home, "images", "unavailable.json")
+
+
+def unavailable_images(home):
+    """That file's content ({} when it is missing or unreadable)."""
+    try:
+        with open(unavailable_file(home)) as handle:
+            return json.load(handle)
+    except (IOError, OSError, ValueError):
+        return {}
 FIELDS_LABEL = "config-fields"
 
 
