@@ -13,6 +13,8 @@ from ansible_collections.colima_services.devenv.plugins.filter import safety
 from ansible_collections.colima_services.devenv.plugins.module_utils import _preflight as pf
 from ansible_collections.colima_services.devenv.plugins.modules import preflight
 
+pytestmark = pytest.mark.playbook  # see pytest.ini
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 DEFAULTS = os.path.join(ROOT, "roles", "devenv", "defaults", "main.yml")
