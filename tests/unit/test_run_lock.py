@@ -121,5 +121,5 @@ def test_a_second_ansible_playbook_waits_then_fails_naming_the_first_and_ctrl_c_
     assert third.returncode == 0, out
     # Taken once per run: the second import of init finds it held by this run.
     # (The task's header line: a timing callback such as profile_tasks repeats the name in its summary.)
-    assert out.count(": Take the run lock of this instance]") == 1, out
+    assert out.count("TASK [colima_services.devenv.devenv : Take the run lock of this instance") == 1, out
     assert wait_until(lambda: not _runlock.is_locked(str(lock)), 10)
