@@ -2,7 +2,8 @@
 """Benchmark of `ansible-playbook site.yml`. Prints figures; asserts nothing.
 
 On its own instance (names bench-*, network bench-services on 172.30.90.0/24, host ports moved by
-4000, below the ephemeral range, Vault files under its state directory), so it never touches a real
+5300, below the ephemeral range and clear of every Molecule scenario's ports so that it can run beside
+`make test`, Vault files under its state directory), so it never touches a real
 environment. In one run, for each profile asked for (default: full, then the default profile):
 
 0. the floor: an empty playbook (one debug task) on the same machine, in the same run,
@@ -41,7 +42,7 @@ EXTRA = {
     "devenv_network_name": "bench-services",
     "devenv_network_subnet": "172.30.90.0/24",
     "devenv_network_gateway": "172.30.90.1",
-    "devenv_host_port_offset": 4000,
+    "devenv_host_port_offset": 5300,
     "devenv_vault_dir": HOME + "/vault-config",
 }
 
@@ -127,6 +128,8 @@ def main():
         for profile in args.profile or ["full", "standard"]:
             print("-- profile %s" % profile, flush=True)
             extra = {"devenv_profile": profile}
+            # Builds or pulls what is missing, so that the cold runs below find every image present.
+            report("first converge (images)", [converge(counter, extra)])
             cold = []
             for _ in range(args.cold_runs):
                 destroy()
