@@ -76,7 +76,8 @@ def up(ctx, args):
         print(failure_tail(output), file=sys.stderr)
         raise CliError("devenv up failed (ansible-playbook exit %s); the whole run is in %s" % (rc, log))
     if not ctx.verbose:
-        print("\n".join(_summary(output) or [_fast_path(output)]))
+        # What the fast path found (nothing to do, only some layers, or every step), then the summary's table.
+        print("\n".join([line for line in [_fast_path(output)] if line] + _summary(output)))
     print("done: changed=%s" % (counts[0] if counts else "?"))
     return OK
 

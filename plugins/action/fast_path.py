@@ -16,6 +16,9 @@ import datetime
 import json
 import os
 import time
+import uuid
+
+import yaml
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -69,10 +72,32 @@ def valid_until(home, renew_days, retry_hours, now):
     return min(limits)
 
 
+def role_plays(root):
+    """{role: name of the play that runs it} over the plays that site.yml imports (a role in two plays is left out,
+    so that its change walks every play)."""
+    books = os.path.join(root, "playbooks")
+    out, twice = {}, set()
+    with open(os.path.join(books, "site.yml")) as handle:
+        site = yaml.safe_load(handle) or []
+    for entry in site:
+        book = entry.get("ansible.builtin.import_playbook") or entry.get("import_playbook")
+        if not book:
+            continue
+        with open(os.path.join(books, book)) as handle:
+            for play in yaml.safe_load(handle) or []:
+                for role in play.get("roles") or []:
+                    name = (role.get("role") or role.get("name")) if isinstance(role, dict) else role
+                    name = name.split(".")[-1]
+                    if out.get(name, play["name"]) != play["name"]:
+                        twice.add(name)
+                    out[name] = play["name"]
+    return dict((k, v) for k, v in out.items() if k not in twice)
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(("mode", "settings", "plan", "vault_url", "vault_dir", "inputs", "fingerprints", "status",
+    _VALID_ARGS = frozenset(("mode", "settings", "plan", "vault_url", "vault_dir", "token", "fingerprints", "status",
                              "renew_days"))
 
     def run(self, tmp=None, task_vars=None):
@@ -87,19 +112,29 @@ class ActionModule(ActionBase):
             return self._record(args, settings, home, result)
         if mode != "check":
             raise AnsibleActionFail("fast_path: mode is check or record, not %r" % mode)
-        started = time.monotonic()
+        started, now = time.monotonic(), time.time()
+        root = settings["collection_root"]
         # With ansible-core >= 2.19 every variable of the task is here, raw (templates as written).
-        digest = fp.inputs_digest(settings["collection_root"], task_vars, os.environ)
-        result["inputs"] = digest
+        parts = fp.input_parts(root, task_vars, os.environ)
+        result["inputs"] = digest = fp.digest_of(parts)
         record = fp.load(home)
-        why = fp.record_differences(record, digest, time.time(), fp.host_files((record or {}).get("host_dirs") or []))
-        if not why:
-            why = self._engine_differences(record, settings)
+        host = fp.host_files((record or {}).get("host_dirs") or [])
+        why = fp.record_differences(record, digest, now, host)
+        plays = None  # the plays that differ; None: all of them
+        if record is not None and not fp.record_differences(record, record.get("inputs"), now, host):
+            # Nothing is due and the host files hold: the inputs may differ, and then which plays they concern.
+            plays = fp.plays_of_changes(root, fp.changed_parts(record.get("parts"), parts),
+                                        fp.input_variables(task_vars), role_plays(root)) if why else set()
+            if plays is not None:
+                engine_plays, engine_why = self._engine_differences(record, settings)
+                why = why + engine_why
+                plays = None if engine_plays is None else plays | engine_plays
         result.update(hit=not why, why=why[:5], seconds=round(time.monotonic() - started, 2))
         if why:
             fp.forget(home)
-            result["msg"] = "The full walk runs: %s%s." % ("; ".join(why[:3]), " (and more)" if len(why) > 3 else "")
-            return result
+            if plays is not None and set(role_plays(root).values()) <= plays:
+                plays = None
+            return self._miss(home, digest, parts, record, plays, why, result)
         running = len(record.get("containers") or [])
         unavailable = sorted(k for k, v in (record.get("status") or {}).items() if v == "unavailable")
         if unavailable:
@@ -110,27 +145,63 @@ class ActionModule(ActionBase):
                          "walks every step." % (running, result["seconds"]))
         return result
 
+    def _miss(self, home, digest, parts, record, plays, why, result):
+        """Some of it differs. The inputs go into <home>/fast-path.next.json (0600) for the summary's record, with the
+        last record as its base when only some plays run (plays); result["token"] names that file's content."""
+        reasons = "; ".join(why[:3]) + (" (and more)" if len(why) > 3 else "")
+        if self._task.check_mode:
+            result["msg"] = "A run would walk %s: %s." % ("every step" if plays is None else ", ".join(plays), reasons)
+            return result
+        token = uuid.uuid4().hex
+        pending = {"version": fp.VERSION, "token": token, "inputs": digest, "parts": parts,
+                   "plays": None if plays is None else sorted(plays), "base": None if plays is None else record}
+        try:
+            atomic_write(fp.next_path_of(home), json.dumps(pending, sort_keys=True) + "\n", mode=0o600)
+        except FileError as exc:
+            display.warning("The fast path's inputs were not kept (%s): the next run walks every step." % exc)
+            plays, token = None, ""
+        result["token"] = token
+        if plays is None:
+            result["msg"] = "The full walk runs: %s." % reasons
+        else:
+            result.update(plays=sorted(plays), status=record.get("status") or {})
+            result["msg"] = "Only what differs runs (%s): %s." % (", ".join(sorted(plays)) or "the summary", reasons)
+        return result
+
     def _engine_differences(self, record, settings):
-        """The containers (one list call), the images (one), their files (one archive read per directory), the Redis
-        Cluster (one CLUSTER INFO), then Vault (sys/health): the first that differs ends the check."""
+        """What differs in the engine, and the plays that reconciled it (None: not known, so every play): the
+        containers (one list call), the images (one), their files (one archive read per directory), the Redis Cluster
+        (one CLUSTER INFO), then Vault (sys/health)."""
         try:
             with dk.Engine(settings, timeout=30) as engine:
-                containers = {}
-                for entry in engine.containers(dict(settings.get("labels") or {})):
-                    for name in entry.get("Names") or []:
-                        containers[name.lstrip("/")] = entry
                 images = engine.image_ids() if record.get("images") else {}
-                why = fp.engine_differences(record, containers, images, settings.get("label_prefix") or "",
-                                            HASH_LABEL)
+                # A container that the last run started may not have passed its first health check yet: wait for it
+                # as the walk would.
+                deadline = time.monotonic() + float(settings.get("health_timeout") or 60)
+                while True:
+                    containers = {}
+                    for entry in engine.containers(dict(settings.get("labels") or {})):
+                        for name in entry.get("Names") or []:
+                            containers[name.lstrip("/")] = entry
+                    differing = fp.engine_differing(record, containers, images, settings.get("label_prefix") or "",
+                                                    HASH_LABEL)
+                    if not fp.only_starting(differing, containers) or time.monotonic() > deadline:
+                        break
+                    time.sleep(1)
                 for item in record.get("containers") or []:
-                    if why:
-                        return why
-                    if item["files"]:
-                        why = fp.file_differences(item, engine.read_files(item["container"], list(item["files"])))
-                why = why or self._redis(engine, record)
+                    if item["files"] and item["container"] not in dict(differing):
+                        differing.extend((item["container"], w) for w in fp.file_differences(
+                            item, engine.read_files(item["container"], list(item["files"]))))
+                redis = self._redis(engine, record)
+                if redis:
+                    differing.extend((record["redis_node"]["container"], w) for w in redis)
         except dk.DockerError as exc:
-            return ["the Docker engine answered: %s" % exc]
-        return why or self._vault(record)
+            return None, ["the Docker engine answered: %s" % exc]
+        vault = self._vault(record)
+        if vault:
+            differing.extend((record.get("vault_container") or "", w) for w in vault)
+        plays = fp.plays_of_containers(record, sorted(set(name for name, _why in differing)))
+        return plays, [w for _name, w in differing]
 
     def _redis(self, engine, record):
         node = record.get("redis_node")
@@ -162,6 +233,11 @@ class ActionModule(ActionBase):
         if self._task.check_mode:
             result.update(skipped=True, msg="check mode writes no record")
             return result
+        pending = fp.take_next(home, args.get("token") or "")
+        if pending is None:
+            display.warning("The fast path's record was not written (the inputs that this run's check kept are gone: "
+                            "another run?): the next run walks every step.")
+            return result
         fingerprints = sorted((args.get("fingerprints") or {}).values(), key=lambda f: f["container"])
         try:
             with dk.Engine(settings, timeout=30) as engine:
@@ -172,6 +248,11 @@ class ActionModule(ActionBase):
             display.warning("The fast path's record was not written (the Docker engine answered: %s): the next run "
                             "walks every step." % exc)
             return result
+        if pending.get("base"):  # only some plays ran: what the others reconciled is as the last record says
+            ran, have = set(pending.get("plays") or []), set(f["container"] for f in fingerprints)
+            fingerprints = sorted(fingerprints + [f for f in pending["base"].get("containers") or []
+                                                  if f.get("play") not in ran and f["container"] not in have],
+                                  key=lambda f: f["container"])
         plan = args.get("plan") or {}
         enabled = sorted(c for c in plan if (plan[c] or {}).get("enabled"))
         redis_node = None
@@ -183,10 +264,11 @@ class ActionModule(ActionBase):
                 redis_node = {"container": item["container"], "conf": conf}
                 break
         host_dirs = sorted(set(os.path.expanduser(d) for d in (home, args.get("vault_dir")) if d))
-        vault = any(is_a(plan[c], "vault_server") for c in enabled)
+        vault = [settings.get("container_prefix", "") + c for c in enabled if is_a(plan[c], "vault_server")]
         now = time.time()
         record = {
-            "version": fp.VERSION, "at": int(now), "inputs": args["inputs"], "containers": fingerprints,
+            "version": fp.VERSION, "at": int(now), "inputs": pending["inputs"], "parts": pending["parts"],
+            "containers": fingerprints, "vault_container": vault[0] if vault else "",
             "images": dict((f["image"], f["image_id"]) for f in fingerprints if f.get("image") and f.get("image_id")),
             "host_dirs": host_dirs, "host_files": fp.host_files(host_dirs),
             "vault_url": (args.get("vault_url") or "") if vault else "",

@@ -25,7 +25,9 @@ import os
 import re
 
 RECORD = "fast-path.json"
-VERSION = 1
+# What a run's check keeps for its summary: the inputs, and the record it starts from when only some plays run.
+NEXT = "fast-path.next.json"
+VERSION = 2  # 2: the inputs by part, and the play of each container
 
 # Variables that say nothing about the environment, or change from run to run (omit is random per run).
 _VOLATILE = frozenset(("hostvars", "groups", "group_names", "inventory_hostname", "inventory_hostname_short",
@@ -38,7 +40,11 @@ _ENV_LOOKUP = re.compile(r"""lookup\(\s*['"](?:ansible\.builtin\.)?env['"]\s*,\s
 _ALWAYS_ENV = ("HOME", "DOCKER_HOST")
 # Host files larger than this are not the instance's settings (backups, logs): left out of the record.
 _HOST_FILE_MAX = 1 << 20
-_HOST_SKIP = frozenset((RECORD, "run.lock", "backups", "logs"))
+_HOST_SKIP = frozenset((RECORD, NEXT, "run.lock", "backups", "logs"))
+_INVENTORIES = "inventories"
+# Where a run reads variables (besides the top-level playbooks): the others (inventories, scripts, image recipes,
+# the reference apps, the devenv command) name variables only to set or to describe them.
+_READ_BY_A_RUN = frozenset(("roles", "playbooks", "plugins", "meta"))
 
 
 def _plain(value):
@@ -68,20 +74,110 @@ def _collection_files(root):
                 yield path
 
 
-def inputs_digest(root, variables, environ):
-    """sha256 over the collection's files under root, the variables (input_variables) and the environment
-    variables that the collection's YAML and templates look up (plus HOME and DOCKER_HOST)."""
-    digest = hashlib.sha256()
-    names = set(_ALWAYS_ENV)
+def _sha(value):
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def input_parts(root, variables, environ):
+    """The inputs of a run, each by its digest: {"files": {path under root: sha256}, "variables": {name: sha256 of
+    its value as written}, "env": {name: sha256}} - the collection's files, the variables (input_variables) and the
+    environment variables that the collection's YAML and templates look up (plus HOME and DOCKER_HOST)."""
+    files, names = {}, set(_ALWAYS_ENV)
     for path in _collection_files(root):
         with open(path, "rb") as handle:
             data = handle.read()
-        digest.update(os.path.relpath(path, root).encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
+        files[os.path.relpath(path, root)] = hashlib.sha256(data).hexdigest()
         if path.endswith((".yml", ".yaml", ".j2")):
             names.update(_ENV_LOOKUP.findall(data.decode("utf-8", "replace")))
-    digest.update(json.dumps(_plain(input_variables(variables)), sort_keys=True).encode("utf-8"))
-    digest.update(json.dumps(dict((n, environ.get(n)) for n in sorted(names)), sort_keys=True).encode("utf-8"))
-    return digest.hexdigest()
+    plain = _plain(input_variables(variables))
+    return {"files": files, "variables": dict((k, _sha(v)) for k, v in plain.items()),
+            "env": dict((n, _sha(environ.get(n))) for n in sorted(names))}
+
+
+def digest_of(parts):
+    """One sha256 over input_parts()."""
+    return _sha(parts)
+
+
+def inputs_digest(root, variables, environ):
+    """digest_of(input_parts(...))."""
+    return digest_of(input_parts(root, variables, environ))
+
+
+def changed_parts(before, now):
+    """{"files"|"variables"|"env": sorted names whose digest differs, or that only one side has}."""
+    out = {}
+    for kind in ("files", "variables", "env"):
+        old, new = (before or {}).get(kind) or {}, now.get(kind) or {}
+        out[kind] = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return out
+
+
+def _word(name):
+    return re.compile(r"(?<![A-Za-z0-9_])%s(?![A-Za-z0-9_])" % re.escape(name))
+
+
+def plays_of_changes(root, changed, raw_variables, role_plays):
+    """Which plays of site.yml a change of inputs concerns (a set of play names), or None: the full walk.
+    changed: changed_parts(); raw_variables: {name: value as written}; role_plays: {role: play name}.
+
+    A changed file under roles/<role>/ concerns that role's play; one under inventories/ none by itself (what it sets
+    comes as variables); any other changed file (the shared role, plugins, playbooks, image recipes), or an
+    environment variable, concerns every play. A changed variable concerns the
+    plays of the roles whose files name it; so does a variable whose value, as written, names a changed one. A
+    variable named outside the roles of site.yml's plays (e.g. in the shared role), or named by no file at all
+    (it may be looked up by a computed name), concerns every play."""
+    if changed.get("env"):
+        return None
+    plays = set()
+    for rel in changed.get("files") or []:
+        parts = rel.split(os.sep)
+        if parts[0] == _INVENTORIES:  # what they set arrives as changed variables
+            continue
+        if len(parts) < 3 or parts[0] != "roles" or parts[1] not in role_plays:
+            return None
+        plays.add(role_plays[parts[1]])
+    names = set(changed.get("variables") or [])
+    if not names:
+        return plays
+    while True:  # a variable whose value (a template) names a changed variable changes with it
+        more = set(k for k, v in raw_variables.items() if k not in names
+                   and any(_word(n).search(json.dumps(_plain(v))) for n in names))
+        if not more:
+            break
+        names |= more
+    found = dict((n, set()) for n in names)
+    patterns = dict((n, _word(n)) for n in names)
+    for path in _collection_files(root):
+        rel = os.path.relpath(path, root)
+        if os.sep in rel and rel.split(os.sep)[0] not in _READ_BY_A_RUN:  # e.g. inventories: they set variables
+            continue
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8", "replace")
+        for name, pattern in patterns.items():
+            if pattern.search(text):
+                found[name].add(rel)
+    for name in names:
+        if not found[name]:
+            return None
+        for rel in found[name]:
+            parts = rel.split(os.sep)
+            if len(parts) < 3 or parts[0] != "roles" or parts[1] not in role_plays:
+                return None
+            plays.add(role_plays[parts[1]])
+    return plays
+
+
+def plays_of_containers(record, names):
+    """The plays that reconciled these containers (their fingerprints' play), or None when one has none."""
+    by_name = dict((f["container"], f) for f in record.get("containers") or [])
+    plays = set()
+    for name in names:
+        play = (by_name.get(name) or {}).get("play")
+        if not play:
+            return None
+        plays.add(play)
+    return plays
 
 
 def host_files(directories):
@@ -123,6 +219,27 @@ def files_read(have):
 
 def path_of(home):
     return os.path.join(os.path.expanduser(home), RECORD)
+
+
+def next_path_of(home):
+    return os.path.join(os.path.expanduser(home), NEXT)
+
+
+def take_next(home, token):
+    """What this run's check kept (NEXT), removed as it is read; None when it is gone or another run's."""
+    path = next_path_of(home)
+    try:
+        with open(path) as handle:
+            pending = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return None
+    if not token or not isinstance(pending, dict) or pending.get("token") != token:
+        return None
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    return pending
 
 
 def load(home):
@@ -187,11 +304,22 @@ def record_differences(record, digest, now, host):
             if recorded.get(path) != host.get(path)]
 
 
-def engine_differences(record, containers, images, label_prefix, hash_label):
-    """Why the engine does not hold what the record says. containers: {name: list entry}; images: {reference: image
-    ID}. The files inside the containers (file_differences), Vault and the Redis Cluster are the caller's."""
-    out = ["the image %s changed" % ref for ref, image_id in sorted((record.get("images") or {}).items())
-           if images.get(ref) != image_id]
+def engine_differing(record, containers, images, label_prefix, hash_label):
+    """Why the engine does not hold what the record says, by container: [(container name, why)] (a changed image:
+    each container that uses it). containers: {name: list entry}; images: {reference: image ID}. The files inside the
+    containers (file_differences), Vault and the Redis Cluster are the caller's."""
+    out = []
+    changed_images = set(ref for ref, image_id in (record.get("images") or {}).items() if images.get(ref) != image_id)
     for item in record.get("containers") or []:
-        out.extend(container_differences(item, containers.get(item["container"]), label_prefix, hash_label))
+        why = container_differences(item, containers.get(item["container"]), label_prefix, hash_label)
+        if item.get("image") in changed_images:
+            why = ["the image %s changed" % item["image"], *why]
+        out.extend((item["container"], w) for w in why)
     return out
+
+
+def only_starting(differing, containers):
+    """Whether every difference is a container whose health check has not passed yet since its start (Docker's
+    "health: starting"): the check may wait for it rather than walk."""
+    return bool(differing) and all("(health: starting)" in ((containers.get(name) or {}).get("Status") or "")
+                                   for name, _why in differing)

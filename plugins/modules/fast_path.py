@@ -17,9 +17,13 @@ description:
     C(<devenv_home>/fast-path.json) - the inputs (the collection's files, the variables, the environment variables
     the roles read), every container's configuration hash, image, state, health and files, the images, the host
     files of the instance, Vault's seal and the Redis Cluster's state, and the time of the next certificate renewal
-    or image retry. RV(hit) is true when nothing differs; otherwise the record is removed and the full walk runs.
+    or image retry. RV(hit) is true when nothing differs; otherwise the record is removed, and RV(plays) names the
+    plays of C(site.yml) that differ when that is known (the roles whose files or variables changed, the plays that
+    reconciled a container that differs); only those run. Without RV(plays) every play runs.
   - It costs one container list, one image list, one archive read per configuration directory, one C(CLUSTER INFO)
     and one C(sys/health).
+  - On a miss it keeps this run's inputs, and the record when only some plays run, in
+    C(<devenv_home>/fast-path.next.json) (0600) for the summary's record; RV(token) names them.
   - With O(mode=record), writes the record (0600, atomically) at the end of a complete run, reading each container's
     files back from the engine. Never in check mode.
   - Any run that takes the instance's run lock removes the record first (M(colima_services.devenv.run_lock)).
@@ -46,8 +50,8 @@ options:
   plan:
     description: The resolved registry (record) - which component is the Vault server and which are Redis nodes.
     type: dict
-  inputs:
-    description: The digest of this run's inputs, as the check returned it (record).
+  token:
+    description: RV(token) as the check returned it (record).
     type: str
   fingerprints:
     description: What each service step returned as its C(fingerprint), by container (record).
@@ -88,6 +92,19 @@ inputs:
   description: The digest of this run's inputs (check).
   returned: check
   type: str
+plays:
+  description: The only plays of site.yml that run (check, on a miss when it is known which differ).
+  returned: when only some plays differ
+  type: list
+  elements: str
+token:
+  description: Names what the check kept of this run's inputs for the summary's record (check, on a miss).
+  returned: on a miss, not in check mode
+  type: str
+status:
+  description: Each component's status in the last record, for the summary's table of a run of only some plays.
+  returned: with RV(plays)
+  type: dict
 seconds:
   description: How long the check took.
   returned: check

@@ -88,7 +88,7 @@ def _with(name, **changes):
     (RUNNING, {"devenv/pg:1": "sha256:9"}, "the image devenv/pg:1 changed"),
 ])
 def test_the_engine_holds_what_the_record_says(containers, images, why):
-    found = fp.engine_differences(_record(), containers, images, PREFIX, HASH)
+    found = [why for _name, why in fp.engine_differing(_record(), containers, images, PREFIX, HASH)]
     assert (found[0].startswith(why) if why else found == [])
 
 
@@ -96,10 +96,10 @@ def test_a_create_only_container_need_not_run_and_a_running_one_need_not_be_heal
     record = _record()
     record["containers"][0].update(create_only=True)
     created = _with("dev-pg", State="created", Status="Created")
-    assert fp.engine_differences(record, created, {"devenv/pg:1": "sha256:1"}, PREFIX, HASH) == []
+    assert fp.engine_differing(record, created, {"devenv/pg:1": "sha256:1"}, PREFIX, HASH) == []
     record["containers"][0].update(create_only=False, ready="running")
-    assert fp.engine_differences(record, _with("dev-pg", Status="Up 1 second"), {"devenv/pg:1": "sha256:1"},
-                                 PREFIX, HASH) == []
+    assert fp.engine_differing(record, _with("dev-pg", Status="Up 1 second"), {"devenv/pg:1": "sha256:1"},
+                               PREFIX, HASH) == []
 
 
 def test_a_file_spoiled_missing_or_with_another_mode_is_a_difference():
@@ -120,3 +120,73 @@ def test_forget_removes_the_record_and_load_refuses_another_version(tmp_path):
     (tmp_path / fp.RECORD).write_text('{"version": %d, "inputs": "d"}' % fp.VERSION)
     assert fp.load(str(tmp_path))["inputs"] == "d"
     assert fp.forget(str(tmp_path)) and not (tmp_path / fp.RECORD).exists()
+
+
+def test_a_change_of_inputs_names_what_changed_by_part(tmp_path):
+    _tree(tmp_path, {"roles/postgres/templates/pg.conf.j2": "{{ postgres_max }}", "roles/devenv/defaults/main.yml": ""})
+    env = {"HOME": "/root"}
+    before = fp.input_parts(str(tmp_path), {"postgres_max": 100, "devenv_profile": "full"}, env)
+    assert fp.digest_of(before) == fp.inputs_digest(str(tmp_path), {"postgres_max": 100, "devenv_profile": "full"}, env)
+    (tmp_path / "roles/postgres/templates/pg.conf.j2").write_text("max = {{ postgres_max }}")
+    now = fp.input_parts(str(tmp_path), {"postgres_max": 150, "devenv_profile": "full"}, dict(env, HOME="/home/u"))
+    assert fp.changed_parts(before, now) == {"files": ["roles/postgres/templates/pg.conf.j2"],
+                                             "variables": ["postgres_max"], "env": ["HOME"]}
+    assert fp.changed_parts(None, now)["variables"] == ["devenv_profile", "postgres_max"]
+
+
+ROLE_PLAYS = {"postgres": "Data services", "pgbouncer": "Data services", "redis": "Redis Cluster",
+              "exporters": "Observability"}
+
+
+@pytest.mark.parametrize("changed, variables, plays", [
+    ({"files": ["roles/postgres/templates/pg.conf.j2"]}, {}, {"Data services"}),
+    ({"files": ["inventories/default/group_vars/all/main.yml"]}, {}, set()),  # what it sets comes as variables
+    ({"files": ["roles/devenv/tasks/service.yml"]}, {}, None),  # the shared role: every play
+    ({"files": ["plugins/action/service.py"]}, {}, None),
+    ({"env": ["HOME"]}, {}, None),
+    ({"variables": ["postgres_max"]}, {"postgres_max": 150}, {"Data services"}),
+    ({"variables": ["postgres_port"]}, {"postgres_port": 5433}, {"Data services", "Observability"}),
+    ({"variables": ["devenv_profile"]}, {"devenv_profile": "full"}, None),  # read by the shared role
+    ({"variables": ["nobody_reads_me"]}, {"nobody_reads_me": 1}, None),  # perhaps looked up by a computed name
+    # a variable whose value names a changed one changes with it: redis_maxmemory is read by the redis role
+    ({"variables": ["postgres_max"]}, {"postgres_max": 150, "redis_maxmemory": "{{ postgres_max * 2 }}"},
+     {"Data services", "Redis Cluster"}),
+])
+def test_a_change_of_inputs_concerns_the_plays_of_the_roles_that_read_it(tmp_path, changed, variables, plays):
+    _tree(tmp_path, {"roles/postgres/templates/pg.conf.j2": "max = {{ postgres_max }} port {{ postgres_port }}",
+                     "roles/exporters/defaults/main.yml": "pg_exporter_target: 'dev-postgres:{{ postgres_port }}'",
+                     "roles/redis/templates/redis.conf.j2": "maxmemory {{ redis_maxmemory }}",
+                     "roles/devenv/defaults/main.yml": "devenv_profile: standard",
+                     "inventories/default/group_vars/all/main.yml": "# nobody_reads_me: 1",
+                     "scripts/bench.py": "postgres_max = 101  # names it, reads nothing"})
+    assert fp.plays_of_changes(str(tmp_path), changed, variables, ROLE_PLAYS) == plays
+
+
+def test_the_plays_of_differing_containers_come_from_their_fingerprints():
+    record = _record()
+    record["containers"][0]["play"] = "Data services"
+    assert fp.plays_of_containers(record, ["dev-pg"]) == {"Data services"}
+    assert fp.plays_of_containers(record, []) == set()
+    assert fp.plays_of_containers(record, ["dev-gone"]) is None  # not recorded: every play
+
+
+def test_a_changed_image_concerns_each_container_that_runs_it():
+    assert fp.engine_differing(_record(), RUNNING, {"devenv/pg:1": "sha256:9"}, PREFIX, HASH) == [
+        ("dev-pg", "the image devenv/pg:1 changed")]
+
+
+def test_the_kept_inputs_are_taken_once_and_only_with_their_token(tmp_path):
+    (tmp_path / fp.NEXT).write_text('{"token": "t1", "inputs": "d"}')
+    assert fp.take_next(str(tmp_path), "t2") is None and fp.take_next(str(tmp_path), "") is None
+    assert fp.take_next(str(tmp_path), "t1")["inputs"] == "d"
+    assert fp.take_next(str(tmp_path), "t1") is None and not (tmp_path / fp.NEXT).exists()
+
+
+def test_the_check_waits_only_when_every_difference_is_a_first_health_check_still_running():
+    starting = _with("dev-pg", Status="Up 3 seconds (health: starting)")
+    differing = fp.engine_differing(_record(), starting, {"devenv/pg:1": "sha256:1"}, PREFIX, HASH)
+    assert differing and fp.only_starting(differing, starting)
+    unhealthy = _with("dev-pg", Status="Up 3 minutes (unhealthy)")
+    assert not fp.only_starting(fp.engine_differing(_record(), unhealthy, {"devenv/pg:1": "sha256:1"}, PREFIX, HASH),
+                                unhealthy)
+    assert not fp.only_starting([], RUNNING)
