@@ -12,7 +12,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import datetime
 import json
 import os
 import time
@@ -30,6 +29,7 @@ from ansible_collections.colima_services.devenv.plugins.module_utils import _vau
 from ansible_collections.colima_services.devenv.plugins.module_utils._files import FileError, atomic_write
 from ansible_collections.colima_services.devenv.plugins.module_utils._reconcile import HASH_LABEL, unavailable_images
 from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
+from ansible_collections.colima_services.devenv.plugins.plugin_utils import _x509
 from ansible_collections.colima_services.devenv.plugins.plugin_utils._plan import is_a
 
 display = Display()
@@ -49,8 +49,7 @@ def _not_after(path):
             cert = x509.load_pem_x509_certificate(handle.read())
     except (IOError, OSError, ValueError):
         return None
-    not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
-    return not_after.timestamp()
+    return _x509.not_after(cert).timestamp()
 
 
 def valid_until(home, renew_days, retry_hours, now):

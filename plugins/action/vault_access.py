@@ -30,6 +30,7 @@ from ansible_collections.colima_services.devenv.plugins.module_utils._vault impo
     atomic_write,
     connect,
 )
+from ansible_collections.colima_services.devenv.plugins.plugin_utils import _x509
 
 try:
     from cryptography import x509
@@ -61,7 +62,7 @@ def cert_needs_renewal(pem, names, ips, renew_days, now=None, issuer_pem=None, k
 
 def _expiry(cert, renew_days, now=None):
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+    not_after = _x509.not_after(cert)
     if not_after - now < datetime.timedelta(days=int(renew_days)):
         return "expires %s" % not_after.date()
     return None
