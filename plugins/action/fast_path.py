@@ -187,10 +187,11 @@ class ActionModule(ActionBase):
                     if not fp.only_starting(differing, containers) or time.monotonic() > deadline:
                         break
                     time.sleep(1)
-                for item in record.get("containers") or []:
-                    if item["files"] and item["container"] not in dict(differing):
-                        differing.extend((item["container"], w) for w in fp.file_differences(
-                            item, engine.read_files(item["container"], list(item["files"]))))
+                to_read = dict((item["container"], item) for item in record.get("containers") or []
+                               if item["files"] and item["container"] not in dict(differing))
+                have = engine.read_many(dict((name, list(item["files"])) for name, item in to_read.items()))
+                for name, item in sorted(to_read.items()):
+                    differing.extend((name, w) for w in fp.file_differences(item, have[name]))
                 redis = self._redis(engine, record)
                 if redis:
                     differing.extend((record["redis_node"]["container"], w) for w in redis)
@@ -240,9 +241,10 @@ class ActionModule(ActionBase):
         fingerprints = sorted((args.get("fingerprints") or {}).values(), key=lambda f: f["container"])
         try:
             with dk.Engine(settings, timeout=30) as engine:
-                for item in fingerprints:  # what the run left in each container, read back (one read per directory)
-                    item["files"] = fp.files_read(engine.read_files(item["container"], item["files"])) \
-                        if item["files"] else {}
+                # What the run left in each container, read back (one read per directory, containers side by side).
+                have = engine.read_many(dict((f["container"], f["files"]) for f in fingerprints if f["files"]))
+                for item in fingerprints:
+                    item["files"] = fp.files_read(have[item["container"]]) if item["files"] else {}
         except dk.DockerError as exc:
             display.warning("The fast path's record was not written (the Docker engine answered: %s): the next run "
                             "walks every step." % exc)

@@ -25,6 +25,7 @@ import select
 import socket
 import tarfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _reconcile as rc
 
@@ -377,6 +378,16 @@ class Engine(object):
         for path in [p for p in paths if out[p] is None]:
             self._read_into(container, path, {path: None}, out)
         return out
+
+    def read_many(self, wanted, workers=8):
+        """read_files() for several containers ({container: paths}) side by side: each archive read waits on the
+        engine (about 0.1 s), not on this process. {container: read_files() answer}."""
+        items = sorted(wanted.items())
+        if len(items) < 2:
+            return dict((c, self.read_files(c, paths)) for c, paths in items)
+        with ThreadPoolExecutor(min(workers, len(items))) as pool:
+            answers = pool.map(lambda item: self.read_files(item[0], item[1]), items)
+            return dict((c, answer) for (c, _paths), answer in zip(items, answers))
 
     def _read_into(self, container, path, wanted, out):
         try:

@@ -140,6 +140,19 @@ def test_files_in_a_container(engine, box):
     assert engine.get_file(box, "/tmp/devenv-test/a/b.conf") == b"content\n"
 
 
+def test_files_of_several_containers_are_read_side_by_side_each_as_read_files_reads_it(engine, image, box):
+    other = _run(engine, image, ["sh", "-c", "echo other > /tmp/other.conf; exec sleep 600"])
+    try:
+        engine.put_file(box, "/tmp/box.conf", b"box\n", mode=0o600, uid=0, gid=0)
+        wanted = {box: ["/tmp/box.conf", "/tmp/missing.conf"], other: ["/tmp/other.conf"]}
+        answers = engine.read_many(wanted)
+        assert answers == dict((c, engine.read_files(c, paths)) for c, paths in wanted.items())
+        assert answers[box]["/tmp/box.conf"]["content"] == b"box\n" and answers[box]["/tmp/missing.conf"] is None
+        assert engine.read_many({box: ["/tmp/box.conf"]})[box]["/tmp/box.conf"]["content"] == b"box\n"
+    finally:
+        engine.remove(other)
+
+
 def test_logs_keep_the_streams_apart(engine, box):
     assert engine.logs(box, 5) == ("to-stdout\n", "to-stderr\n")
 
