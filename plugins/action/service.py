@@ -350,6 +350,8 @@ class ActionModule(ActionBase):
             self._wait(name, want["ready"], spec.get("healthcheck"))
         if decision.action in ("none", "wait"):
             return
+        if decision.action == "recreate":  # before anything changes: the container will mount these volumes
+            self._refuse_foreign_volumes(spec)
         result.update(changed=True, diff={"before_header": name, "after_header": name, "before": "",
                                           "after": "\n".join(decision.diff) + "\n"})
         self._actions.extend(decision.diff)
@@ -386,6 +388,14 @@ class ActionModule(ActionBase):
         return options, {"name": name, "config_hash": config_hash, "fields": fields, "image_id": image_id,
                          "label_prefix": s["label_prefix"], "files": files, "ready": spec.get("ready", "healthy"),
                          "create_only": bool(s.get("create_only"))}
+
+    def _refuse_foreign_volumes(self, spec):
+        s = self._settings
+        for volume in spec.get("volumes") or []:
+            vname = s["volume_prefix"] + volume["name"]
+            why = rc.foreign_volume(vname, self._engine.volume(vname), s["labels"], s["label_prefix"])
+            if why:
+                raise _Fail(why)
 
     def _apply(self, decision, name, spec, options, container, task_vars):
         """Volumes, the container (recreate), the files that differ, then start or reload (not create-only)."""

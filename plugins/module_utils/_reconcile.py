@@ -311,3 +311,17 @@ def decide(want, container, read_files):
     if health_of(state, want["ready"]) == "starting":
         return Decision("wait")
     return Decision("none")
+
+
+def foreign_volume(name, volume, labels, label_prefix):
+    """Why this existing volume must not be mounted, or None: it carries another instance's label. A volume without
+    the label (made by hand, or before the labels) is used as it is. volume: the engine's inspect, or None."""
+    have = ((volume or {}).get("Labels") or {}).get(label_prefix + ".instance")
+    mine = labels.get(label_prefix + ".instance")
+    if have is None or have == mine:
+        return None
+    return ("The volume %s belongs to instance %r (its label %s.instance), not to %r: mounting it would give this "
+            "instance another one's data. Give this instance a prefix of its own (devenv_volume_prefix), or remove "
+            "that instance's volume (docker volume rm %s) if nothing needs it any more. Nothing was changed."
+            % (name, have, label_prefix, mine, name))
+

@@ -133,3 +133,21 @@ def test_the_service_spec_is_checked_naming_the_field():
     problems = rc.check_spec(dict(good, reload="reload", files=[{"template": "a.j2", "dest": "/a", "reload": "hup"}]))
     assert problems == ["reload must be restart, watch or a signal name (SIGHUP), got 'reload'",
                         "files[0].reload must be restart, watch or a signal name (SIGHUP), got 'hup'"]
+
+
+P = "io.colima-services"
+MINE = {P + ".owner": "devenv", P + ".instance": "default"}
+
+
+@pytest.mark.parametrize("volume, refused", [
+    (None, False),  # created by this run
+    ({"Labels": None}, False),  # made by hand, or before the labels: used as it is
+    ({"Labels": {P + ".instance": "default", P + ".component": "postgres"}}, False),
+    ({"Labels": {P + ".instance": "second", P + ".component": "postgres"}}, True),
+])
+def test_a_volume_labelled_for_another_instance_is_refused_naming_it_and_the_fix(volume, refused):
+    why = rc.foreign_volume("dev_postgres_data", volume, MINE, P)
+    assert (why is not None) == refused
+    if refused:
+        assert "dev_postgres_data" in why and "'second'" in why and "devenv_volume_prefix" in why
+        assert "docker volume rm dev_postgres_data" in why
