@@ -14,10 +14,11 @@ from devenv_cli import (
     lifecycle,
     trust,
 )
-from devenv_cli.run import CliError, Context
+from devenv_cli.run import CliError, Context  # also puts the checkout's collection on sys.path
+
+from ansible_collections.colima_services.devenv.plugins.filter.registry import PROFILES
 
 EXIT_CODES = "exit codes: 0 ok, 1 failure, 2 bad usage, 3 not healthy"
-PROFILES = ("minimal", "standard", "full")
 
 
 def _passphrase_option(parser):

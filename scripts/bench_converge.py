@@ -106,11 +106,14 @@ def report(name, runs, note=""):
 
 
 def main():
+    sys.path.insert(0, os.path.join(ROOT, "collections"))  # the checkout as ansible_collections.colima_services.devenv
+    from ansible_collections.colima_services.devenv.plugins.filter.registry import PROFILES
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cold-runs", type=int, default=3)
-    parser.add_argument("--profile", action="append", choices=["minimal", "standard", "full"],
-                        help="profiles to measure, in order (default: full, then standard)")
+    parser.add_argument("--profile", action="append", choices=PROFILES,
+                        help="profiles to measure, in order (default: full, then core, the default profile)")
     parser.add_argument("--keep", action="store_true", help="leave the instance running at the end")
     args = parser.parse_args()
 
@@ -125,7 +128,7 @@ def main():
     noop = {}
     try:
         floor = report("floor (one debug task)", [converge(counter, playbook=floor_book) for _ in range(args.runs)])
-        for profile in args.profile or ["full", "standard"]:
+        for profile in args.profile or ["full", "core"]:
             print("-- profile %s" % profile, flush=True)
             extra = {"devenv_profile": profile}
             # Builds or pulls what is missing, so that the cold runs below find every image present.

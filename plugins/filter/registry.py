@@ -20,7 +20,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
 PORT_KINDS = ("tcp", "http", "https", "metrics")
-PROFILES = ("minimal", "standard", "full")
+PROFILES = ("minimal", "standard", "core", "full")
 BACKUP_METHODS = ("pg_dump", "mysqldump", "raft_snapshot", "redis_rdb", "rabbitmq_definitions",
                   "mongodump", "volume_tar", "none")
 DEFAULT_VAULT = {"data": {"tls_enabled": True}, "generate": ["password"]}
@@ -196,7 +196,7 @@ def _backup(component, entry):
 
 def _in_profile(name, declared, profile):
     """Whether the profile includes a declared component: its `profile` marker names the smallest profile that
-    includes it (minimal < standard < full); an entry without one (the user's own) is in every profile."""
+    includes it (minimal < standard < core < full); an entry without one (the user's own) is in every profile."""
     marker = declared.get("profile")
     if marker is None:
         return True
@@ -208,7 +208,7 @@ def _in_profile(name, declared, profile):
 
 def registry(components, overrides=None, subnet="172.20.0.0/16", design_subnet="172.20.0.0/16",
              port_offset=0, cert_domain="dev-services.local", profile=None):
-    """profile (devenv_profile: minimal, standard or full) sets the default of `enabled` from each entry's
+    """profile (devenv_profile: minimal, standard, core or full) sets the default of `enabled` from each entry's
     `profile` marker; None plans every component (as full). An explicit `enabled` in the overrides wins."""
     try:
         return _registry(components, overrides, subnet, design_subnet, port_offset, cert_domain, profile)
@@ -244,8 +244,8 @@ def _registry(components, overrides, subnet, design_subnet, port_offset, cert_do
     offset = int(port_offset or 0)
     if profile is not None and profile not in PROFILES:
         raise AnsibleFilterError("devenv_profile is %r; use one of %s (minimal: vault, postgres, redis; standard adds "
-                                 "pgbouncer, mysql, mongodb, rabbitmq and the edge; full adds forgejo and observability)"
-                                 % (profile, ", ".join(PROFILES)))
+                                 "pgbouncer, mysql, mongodb, rabbitmq and the edge; core, the default, adds "
+                                 "observability; full adds forgejo and the reference apps)" % (profile, ", ".join(PROFILES)))
 
     plan = {}
     for name in sorted(set(components) | set(overrides)):

@@ -201,8 +201,13 @@ def test_the_profile_sets_the_default_of_enabled_and_explicit_enabled_wins():
     standard = reg.registry(shipped(), profile="standard")
     assert set(enabled(standard)) - set(enabled(minimal)) == {
         "pgbouncer", "mysql", "mongodb", "rabbitmq", "traefik", "docker-proxy"}
+    core = reg.registry(shipped(), profile="core")
+    assert set(enabled(core)) - set(enabled(standard)) == {
+        "prometheus", "alertmanager", "postgres-exporter", "pgbouncer-exporter", "mysqld-exporter", "redis-exporter-1",
+        "redis-exporter-2", "redis-exporter-3", "mongodb-exporter", "node-exporter", "cadvisor", "grafana", "loki",
+        "alloy"}
     full = reg.registry(shipped(), profile="full")
-    assert {"forgejo", "grafana"} <= set(enabled(full)) - set(enabled(standard))
+    assert set(enabled(full)) - set(enabled(core)) == {"forgejo", "reference-api", "api-first"}
     assert enabled(full) == enabled(reg.registry(shipped()))  # no profile: everything planned, as before
     # The registry's own condition still holds inside the profile (replicas only with redis_cluster_replicas).
     assert not full["redis-4"]["enabled"] and reg.registry(shipped(replicas=1), profile="minimal")["redis-4"]["enabled"]
@@ -217,7 +222,7 @@ def test_the_profile_sets_the_default_of_enabled_and_explicit_enabled_wins():
 
 
 def test_a_bad_profile_names_the_variable():
-    with pytest.raises(AnsibleFilterError, match="devenv_profile is 'large'; use one of minimal, standard, full"):
+    with pytest.raises(AnsibleFilterError, match="devenv_profile is 'large'; use one of minimal, standard, core, full"):
         reg.registry(shipped(), profile="large")
     with pytest.raises(AnsibleFilterError, match="devenv_components.x.profile is 'tiny'"):
         reg.registry({"x": {"ip": "172.20.0.9", "ports": {}, "profile": "tiny"}}, profile="full")
