@@ -5,7 +5,9 @@
 
 One Docker API listing of our containers, one inspect per container (and per distinct image), Vault's
 /sys/health, and per Redis node one `CLUSTER INFO` through docker exec (the password stays inside the
-container: the node's own config file is read there). The logic is in module_utils/_status.py.
+container: the node's own config file is read there). Then what a user reaches, side by side: a TCP connect to
+every published port and, for every routed web UI, an HTTPS request through the edge (verified with the exported
+CA when it is there). The logic is in module_utils/_status.py.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,6 +16,10 @@ __metaclass__ = type
 
 import datetime
 import json
+import os
+import socket
+import ssl
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -27,10 +33,32 @@ from ansible_collections.colima_services.devenv.plugins.plugin_utils._plan impor
 
 display = Display()
 
+REACH_TIMEOUT = 1.5
+
+
+def reach(target, ca_file, timeout=REACH_TIMEOUT):
+    """The answer reach_problem() judges: True (a port took a connection), the HTTP status of a route through the
+    edge (SNI and Host: the route's name, to the edge's HTTPS port), or the error's text."""
+    kind, name, address, port = target[:4]
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as sock:
+            if kind == "port":
+                return True
+            context = ssl.create_default_context(cafile=ca_file)
+            if not ca_file:  # no exported CA yet: whether the route answers, not whom it answers as
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            with context.wrap_socket(sock, server_hostname=name) as tls:
+                tls.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (target[4], name))
+                            .encode("ascii"))
+                head = tls.recv(64).decode("latin-1").split(" ")
+        return int(head[1]) if len(head) > 1 and head[1].isdigit() else "no HTTP answer"
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        return str(exc) or exc.__class__.__name__
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(("plan", "settings", "vault_url", "create_only", "format"))
+    _VALID_ARGS = frozenset(("plan", "settings", "vault_url", "create_only", "format", "ca_file"))
 
     def _vault(self, url):
         """sealed (or not initialised) and the version, from sys/health through the vault modules' own client."""
@@ -62,6 +90,24 @@ class ActionModule(ActionBase):
         except dk.DockerError:
             return False
 
+    def _reach(self, plan, settings, ca_file, reachable):
+        """Adds extra["unreachable"] to each running component that a user cannot reach: every probe side by side,
+        so the whole check takes about one timeout at most."""
+        ca_file = ca_file if ca_file and os.path.isfile(os.path.expanduser(ca_file)) else None
+        # Routes only while the edge runs: else the edge's own row says why nothing is reached through it.
+        edge_up = any(plan[component].get("edge") for component, _extra in reachable)
+        targets = [(extra, target) for component, extra in reachable
+                   for target in st.reach_targets(component, plan, settings.get("bind_address", "127.0.0.1"))
+                   if edge_up or target[0] != "route"]
+        if not targets:
+            return
+        with ThreadPoolExecutor(min(16, len(targets))) as pool:
+            answers = list(pool.map(lambda item: reach(item[1], ca_file and os.path.expanduser(ca_file)), targets))
+        for (extra, target), answer in zip(targets, answers):
+            problem = st.reach_problem(target, answer)
+            if problem:
+                extra.setdefault("unreachable", []).append(problem)
+
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         args = self._task.args
@@ -77,7 +123,7 @@ class ActionModule(ActionBase):
         except dk.EngineUnavailable as exc:
             raise AnsibleActionFail(str(exc))
         now = datetime.datetime.now(datetime.timezone.utc)
-        rows, images = [], {}
+        rows, images, reachable = [], {}, []
         try:
             listed = self._engine.containers({label + ".instance": instance})
             ours = dict(((c.get("Names") or ["/"])[0].lstrip("/"), c) for c in listed)
@@ -96,8 +142,13 @@ class ActionModule(ActionBase):
                     extra.update(self._vault(args["vault_url"]))
                 if is_a(plan[component], "redis_node") and running:
                     extra.update(self._redis(name))
-                rows.append(st.row(component, plan[component], container, images.get(image_id), now,
-                                   create_only=component in create_only, extra=extra))
+                if running and component not in create_only:
+                    reachable.append((component, extra))
+                rows.append((component, container, image_id, extra))
+            self._reach(plan, settings, args.get("ca_file"), reachable)
+            rows = [st.row(component, plan[component], container, images.get(image_id), now,
+                           create_only=component in create_only, extra=extra)
+                    for component, container, image_id, extra in rows]
         except dk.DockerError as exc:
             raise AnsibleActionFail("The Docker engine at %s answered: %s" % (settings.get("docker_host"), exc))
         finally:

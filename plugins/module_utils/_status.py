@@ -32,6 +32,39 @@ def urls(component, plan, bind_address="127.0.0.1"):
     return out
 
 
+def reach_targets(component, plan, bind_address="127.0.0.1"):
+    """What a user reaches of a component: ("port", its name, address, host port) for every published port, and
+    ("route", host, address, the edge's HTTPS port, path) where an enabled edge routes its web UI."""
+    spec = (plan or {}).get(component) or {}
+    out = [("port", name, bind_address, int(port["host"]))
+           for name, port in sorted((spec.get("ports") or {}).items())
+           if (port or {}).get("host") and (port.get("protocol") or "tcp") == "tcp"]
+    edge = [e for e in (plan or {}).values() if e.get("edge") and e.get("enabled", True)]
+    https = ((edge[0].get("ports") or {}).get("https") or {}).get("host") if edge else None
+    if spec.get("web") and https:
+        out.append(("route", spec["web"]["host"], bind_address, int(https), spec["web"].get("path") or "/"))
+    return out
+
+
+# What the edge answers when it cannot reach the component behind a route (Traefik: bad gateway, no server
+# available, gateway timeout). Any other answer, 401 and 404 too, means the route reaches it.
+EDGE_FAILURES = (502, 503, 504)
+
+
+def reach_problem(target, answer):
+    """Why a user cannot reach this target (reach_targets), or None. answer: the HTTP status (int) the edge gave for
+    a route, True for a port that took a connection, or the error text."""
+    if target[0] == "port":
+        return None if answer is True else "port %s %s:%s does not answer (%s)" % (target[1], target[2], target[3],
+                                                                                    answer)
+    where = "https://%s%s" % (target[1], "" if target[3] == 443 else ":%s" % target[3])
+    if isinstance(answer, int) and answer not in EDGE_FAILURES:
+        return None
+    if isinstance(answer, int):
+        return "%s answers %d through the edge" % (where, answer)
+    return "%s does not answer through the edge (%s)" % (where, answer)
+
+
 def parse_time(value):
     """Docker's RFC 3339 time with nanoseconds (2024-05-01T10:00:00.123456789Z) -> aware datetime, or None."""
     match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?(Z|[+-]\d\d:\d\d)$", value or "")
@@ -103,8 +136,8 @@ def row(component, entry, container, image_info, now, create_only=False, extra=N
 
     container is Docker's inspect output (None: no container), extra what the action learned from the service
     itself (vault: sealed; redis: cluster_state; version; probe: the container's own healthcheck passed while
-    Docker still says starting). ok is False, with a problem, when the component is
-    not healthy: missing, not running, unhealthy, Vault sealed, Redis cluster not ok.
+    Docker still says starting; unreachable: reach_problem()s). ok is False, with a problem, when the component is
+    not healthy: missing, not running, unhealthy, Vault sealed, Redis cluster not ok, a port or route unreachable.
     """
     extra = extra or {}
     out = {"component": component, "enabled": True, "container": None, "state": "missing", "health": "-",
@@ -127,6 +160,7 @@ def row(component, entry, container, image_info, now, create_only=False, extra=N
         details.append("cluster_state:%s" % extra["cluster_state"])
     if extra.get("error"):
         details.append(extra["error"])
+    details.extend(extra.get("unreachable") or [])
     if health == "starting" and extra.get("probe"):
         # Docker has not run its first check yet; the container's own check, run now, passes.
         details.append("own healthcheck passes")
@@ -148,6 +182,8 @@ def row(component, entry, container, image_info, now, create_only=False, extra=N
         out["problem"] = "cluster_state:%s" % extra["cluster_state"]
     elif extra.get("error"):
         out["problem"] = extra["error"]
+    elif extra.get("unreachable"):
+        out["problem"] = "; ".join(extra["unreachable"])
     else:
         out["problem"] = None
     out["ok"] = out["problem"] is None

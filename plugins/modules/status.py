@@ -51,6 +51,14 @@ options:
   vault_url:
     description: Vault's API on the host, for its seal status.
     type: str
+  ca_file:
+    description:
+      - The exported root CA, to verify the edge's certificate when a route is checked. Without it (not exported
+        yet), a route is checked for its answer only.
+      - Every published TCP port gets a connect and every routed web UI an HTTPS request through the edge, side by
+        side; a port that refuses, or a route the edge answers with 502, 503 or 504 (or not at all), makes the
+        component unhealthy with that reason.
+    type: path
   create_only:
     description: Components that are created but never started (C(devenv_create_only)).
     type: list

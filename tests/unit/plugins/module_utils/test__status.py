@@ -2,6 +2,8 @@
 
 import datetime
 
+import pytest
+
 from ansible_collections.colima_services.devenv.plugins.filter import registry as reg
 from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
 from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
@@ -96,3 +98,41 @@ def test_restore_order_and_names():
     for argv in (bk.mysql_dump(["a"]), bk.mysql_list(), bk.REDIS_BGSAVE, bk.REDIS_RESTORE,
                  bk.pg_restore_aside("dev_admin", "a", "/tmp/x"), bk.pg_swap("dev_admin", "a")):
         assert not any("password" in part.lower() and "=" in part and "defaults" not in part for part in argv[3:])
+
+
+def test_what_a_user_reaches_every_published_tcp_port_and_the_route_through_a_running_edge():
+    plan = {"vault": {"enabled": True, "ports": {"api": {"host": 8200}}, "web": {"host": "vault.localhost"}},
+            "postgres": {"enabled": True, "ports": {"postgres": {"host": 5432}, "metrics": {"host": None},
+                                                    "syslog": {"host": 5514, "protocol": "udp"}}},
+            "traefik": {"name": "traefik", "enabled": True, "edge": {"hosts": []},
+                        "ports": {"https": {"host": 8443}}, "web": {"host": "traefik.localhost", "path": "/dashboard/"}}}
+    assert st.reach_targets("postgres", plan) == [("port", "postgres", "127.0.0.1", 5432)]
+    assert st.reach_targets("vault", plan) == [("port", "api", "127.0.0.1", 8200),
+                                               ("route", "vault.localhost", "127.0.0.1", 8443, "/")]
+    assert st.reach_targets("traefik", plan)[-1] == ("route", "traefik.localhost", "127.0.0.1", 8443, "/dashboard/")
+    plan["traefik"]["enabled"] = False
+    assert st.reach_targets("vault", plan) == [("port", "api", "127.0.0.1", 8200)]
+
+
+@pytest.mark.parametrize("target, answer, problem", [
+    (("port", "postgres", "127.0.0.1", 5432), True, None),
+    (("port", "postgres", "127.0.0.1", 5432), "[Errno 111] Connection refused",
+     "port postgres 127.0.0.1:5432 does not answer ([Errno 111] Connection refused)"),
+    (("route", "vault.localhost", "127.0.0.1", 443, "/"), 200, None),
+    (("route", "vault.localhost", "127.0.0.1", 443, "/"), 401, None),  # a login in front: it is reached
+    (("route", "vault.localhost", "127.0.0.1", 443, "/"), 502, "https://vault.localhost answers 502 through the edge"),
+    (("route", "vault.localhost", "127.0.0.1", 8443, "/"), "timed out",
+     "https://vault.localhost:8443 does not answer through the edge (timed out)"),
+])
+def test_an_unreachable_port_or_route_is_a_problem_naming_it(target, answer, problem):
+    assert st.reach_problem(target, answer) == problem
+
+
+def test_a_component_that_runs_healthy_but_cannot_be_reached_is_not_healthy():
+    container = {"Name": "/dev-vault", "State": {"Status": "running", "Running": True, "Health": {"Status": "healthy"},
+                                                 "StartedAt": "2026-12-01T10:00:00Z"}, "Config": {"Image": "x:1"}}
+    now = st.parse_time("2026-12-01T11:00:00Z")
+    row = st.row("vault", {}, container, None, now, extra={"unreachable": ["https://vault.localhost answers 502 "
+                                                                           "through the edge"]})
+    assert not row["ok"] and row["problem"] == "https://vault.localhost answers 502 through the edge"
+    assert st.row("vault", {}, container, None, now)["ok"]
