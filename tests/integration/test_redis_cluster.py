@@ -1,7 +1,6 @@
 """redis_cluster against real redis-server processes on loopback ports (cluster bus = port + 10000)."""
 
 import json
-import os
 import shutil
 import socket
 import subprocess

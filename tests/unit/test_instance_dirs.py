@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from ansible_collections.colima_services.devenv.plugins.filter import safety
 from ansible_collections.colima_services.devenv.plugins.module_utils import _preflight as pf
