@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "_shared"))
-from static_common import files, ini as ini_sections  # noqa: E402 (the shared helpers' directory first)
+from static_common import files, ini as ini_sections  # the shared helpers' directory first
 
 
 def ini(path):
