@@ -455,7 +455,7 @@ METHODS = {
 
 def method(component, name, where):
     """The method of that name; Fail naming the registry field (or the manifest) and the choices otherwise."""
-    if name not in METHODS or name == "vault_keys" and where != "the manifest":
+    if name not in METHODS or (name == "vault_keys" and where != "the manifest"):
         raise Fail("%s: unknown backup method %r in %s; use one of %s, or none"
                    % (component, name, where, ", ".join(bk.METHODS)))
     return METHODS[name]
