@@ -46,8 +46,10 @@ def test_replicas_go_away_from_their_masters_host():
 
 
 def test_classify_fresh_foreign_and_stale():
-    alone = lambda i, keys=0: {"nodes": {i: {"id": i, "flags": ["myself", "master"], "slots": [], "master_id": None,
-                                           "address": ""}}, "keys": keys, "label": i}
+    def alone(i, keys=0):
+        return {"nodes": {i: {"id": i, "flags": ["myself", "master"], "slots": [], "master_id": None, "address": ""}},
+                "keys": keys, "label": i}
+
     assert rc.classify({"a": alone("a"), "b": alone("b"), "c": alone("c")}, {"a", "b", "c"})[0] == "fresh"
     state, foreign, _ = rc.classify({"a": alone("a", keys=3), "b": alone("b"), "c": alone("c")}, {"a", "b", "c"})
     assert state == "foreign" and "holds 3 keys" in foreign[0][1]
