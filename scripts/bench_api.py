@@ -62,7 +62,7 @@ def wrk(url, host, args, script):
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", "%ds" % args.duration,
            "--timeout", "5s", "-s", script] + (["-H", "Host: " + host] if host else []) + [url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    line = [row for row in out.splitlines() if row.startswith("BENCH ")][0]
+    line = next(row for row in out.splitlines() if row.startswith("BENCH "))
     result = json.loads(line[6:])
     result["rps"] = round(result["requests"] / result["seconds"], 1)
     return result

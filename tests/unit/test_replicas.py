@@ -16,7 +16,7 @@ def test_one_replica_is_the_component_itself():
     plan = reg.registry(shipped())
     assert "reference-api" in plan and "reference-api-1" not in plan
     assert plan["reference-api"]["ip"] == "172.20.0.100" and plan["reference-api"]["ports"]["https"]["host"] == 8443
-    route = [r for r in reg.web_routes(plan) if r["component"] == "reference-api"][0]
+    route = next(r for r in reg.web_routes(plan) if r["component"] == "reference-api")
     assert route == {"component": "reference-api", "host": "api.localhost", "url": "https://reference-api:8443",
                      "scheme": "https", "path": "/", "login": False, "health": "/health/"}
 
