@@ -128,7 +128,7 @@ def is_formed(views, ours, masters_wanted, replicas):
         followers = [n for n in any_view.values() if n["master_id"] == master["id"]]
         if len(followers) != replicas:
             return False
-    for node_id, view in views.items():
+    for view in views.values():
         if view["role"] == "slave" and not view["link_up"]:
             return False
     return True

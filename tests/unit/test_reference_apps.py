@@ -132,7 +132,7 @@ def test_the_apps_are_registry_components_with_web_metrics_and_depends_on():
     assert sorted(apps) == ["api-first", "reference-api"]
     modules = dict((n, c["app"]["module"]) for n, c in apps.items())
     assert modules == {"reference-api": "reference_api.app", "api-first": "api_first.app"}
-    for name, entry in apps.items():
+    for entry in apps.values():
         assert os.path.isfile(os.path.join(APPS, entry["app"]["module"].replace(".", "/") + ".py"))
         assert entry["web"]["port"] == "https" and entry["metrics"] == [{"port": "https"}]
         assert {"vault", "postgres", "mysql", "mongodb", "redis-1", "rabbitmq"} <= set(entry["depends_on"])
