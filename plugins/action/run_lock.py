@@ -43,7 +43,7 @@ class ActionModule(ActionBase):
             [sys.executable, _runlock.__file__, path, str(owner), str(wait)], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, cwd="/",
             universal_newlines=True)
-        word, _, detail = (holder.stdout.readline() or "").strip().partition(" ")
+        word = (holder.stdout.readline() or "").strip().partition(" ")[0]
         holder.stdout.close()
         if word == "ok":
             # This run may change the instance: the fast path's record of the last complete run no longer holds.

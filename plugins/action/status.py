@@ -45,7 +45,7 @@ class ActionModule(ActionBase):
 
     def _redis(self, name):
         try:
-            code, out, err = self._engine.exec_run(name, st.redis_info_argv(st.REDIS_CONF), "cluster info", timeout=10)
+            code, out, _ = self._engine.exec_run(name, st.redis_info_argv(st.REDIS_CONF), "cluster info", timeout=10)
         except dk.DockerError as exc:
             return {"error": "cluster info: %s" % exc}
         info = st.cluster_info(out.decode("utf-8", "replace"))
