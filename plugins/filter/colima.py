@@ -37,7 +37,7 @@ def colima_profile(list_output, profile):
 
 def _gib(value):
     try:
-        return int(round(float(value) / GIB))
+        return round(float(value) / GIB)
     except (TypeError, ValueError):
         return None
 

@@ -70,7 +70,7 @@ def even_split(masters):
     per = SLOTS / float(masters)
     out, first, cursor = [], 0, 0.0
     for i in range(masters):
-        last = int(round(cursor + per - 1))
+        last = round(cursor + per - 1)
         if last > SLOTS - 1 or i == masters - 1:
             last = SLOTS - 1
         out.append((first, last))
