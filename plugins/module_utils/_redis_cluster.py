@@ -152,7 +152,7 @@ def plan_slots(nodes, master_ids):
     if not free:
         return {}
     if len(free) == SLOTS:
-        return dict((m, [r]) for m, r in zip(master_ids, even_split(len(master_ids))))
+        return dict((m, [r]) for m, r in zip(master_ids, even_split(len(master_ids)), strict=True))
     counts = dict((m, slot_count(nodes.get(m, {}).get("slots", []))) for m in master_ids)
     plan = {}
     for run in to_ranges(free):

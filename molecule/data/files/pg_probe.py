@@ -41,7 +41,7 @@ def main(command, args):
             cur = conn.cursor()
             cur.execute("SHOW POOLS")
             names = [d.name for d in cur.description]
-            return {"pools": [dict(zip(names, row)) for row in cur.fetchall()]}
+            return {"pools": [dict(zip(names, row, strict=True)) for row in cur.fetchall()]}
     port, user, db, ca = args[:4]
     with connect("postgres", port, user, db, ca) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS devenv_probe (value text)")
