@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import functools
 import io
 import json
 import os
@@ -357,7 +358,7 @@ class Engine(object):
                     if handle is None:
                         return source.read()
                     size = 0
-                    for block in iter(lambda: source.read(1 << 20), b""):
+                    for block in iter(functools.partial(source.read, 1 << 20), b""):
                         handle.write(block)
                         size += len(block)
                     return size
