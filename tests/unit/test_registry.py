@@ -82,11 +82,11 @@ def test_a_typo_in_the_overrides_fails_naming_it_and_the_known_components():
 
 
 def test_bad_fields_name_the_variable():
-    with pytest.raises(AnsibleFilterError, match="devenv_components.a.ports.p.kind"):
+    with pytest.raises(AnsibleFilterError, match=r"devenv_components\.a\.ports\.p\.kind"):
         reg.registry({"a": {"ip": "172.20.0.9", "ports": {"p": {"host": 1, "container": 1, "kind": "ftp"}}}})
-    with pytest.raises(AnsibleFilterError, match="devenv_components.a.web.port"):
+    with pytest.raises(AnsibleFilterError, match=r"devenv_components\.a\.web\.port"):
         reg.registry({"a": {"ip": "172.20.0.9", "ports": {}, "web": {"port": "ui"}}})
-    with pytest.raises(AnsibleFilterError, match="devenv_components.a.backup.method"):
+    with pytest.raises(AnsibleFilterError, match=r"devenv_components\.a\.backup\.method"):
         reg.registry({"a": {"ip": "172.20.0.9", "ports": {}, "backup": "tarball"}})
     with pytest.raises(AnsibleFilterError, match="depends_on"):
         reg.registry({"a": {"ip": "172.20.0.9", "ports": {}, "depends_on": ["nope"]}})
@@ -219,5 +219,5 @@ def test_the_profile_sets_the_default_of_enabled_and_explicit_enabled_wins():
 def test_a_bad_profile_names_the_variable():
     with pytest.raises(AnsibleFilterError, match="devenv_profile is 'large'; use one of minimal, standard, full"):
         reg.registry(shipped(), profile="large")
-    with pytest.raises(AnsibleFilterError, match="devenv_components.x.profile is 'tiny'"):
+    with pytest.raises(AnsibleFilterError, match=r"devenv_components\.x\.profile is 'tiny'"):
         reg.registry({"x": {"ip": "172.20.0.9", "ports": {}, "profile": "tiny"}}, profile="full")

@@ -64,5 +64,5 @@ def test_a_bad_replica_count_names_the_field(bad):
 
 
 def test_replicas_outside_the_subnet_are_refused():
-    with pytest.raises(AnsibleFilterError, match="outside 172.30.9.0/24"):
+    with pytest.raises(AnsibleFilterError, match=r"outside 172\.30\.9\.0/24"):
         reg.registry(shipped(), {"reference-api": {"replicas": 20}}, subnet="172.30.9.0/24")
