@@ -197,8 +197,8 @@ def doctor(ctx, args):
     data = dict(ctx.plan(), _ctx=ctx)
     client, info, version = _engine(data)
     checks = [check_engine(data, info, version), check_colima(data), check_memory(data, info), check_disk(data),
-              check_ports(data, client), check_localhost(data)] + check_trust(data) + [
-        check_vault(data), check_clock(info), check_images(data, client)]
+              check_ports(data, client), check_localhost(data), *check_trust(data),
+              check_vault(data), check_clock(info), check_images(data, client)]
     if client:
         client.close()
     problems = [c for c in checks if not c["ok"]]

@@ -152,7 +152,7 @@ def docker(ctx, *args, capture=False, check=True):
     if not binary:
         raise CliError("The docker CLI is not on PATH. Install it (macOS: brew install docker; Debian: apt-get install "
                        "docker.io) or put it on PATH.")
-    proc = subprocess.run([binary] + list(args), env=docker_env(ctx), text=True,
+    proc = subprocess.run([binary, *args], env=docker_env(ctx), text=True,
                           capture_output=capture, check=False)
     if check and proc.returncode != 0:
         raise CliError("docker %s failed (exit %s)%s" % (args[0], proc.returncode,

@@ -47,7 +47,7 @@ EXTRA = {
 
 
 def docker(*args):
-    return subprocess.run(["docker"] + list(args), capture_output=True, text=True, check=False).stdout.split()
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False).stdout.split()
 
 
 def destroy():

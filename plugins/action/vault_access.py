@@ -184,7 +184,7 @@ class Access(object):
     def certificate(self, request, tls_dir, renew_days=30):
         """Why a certificate was issued (or would be in check mode), else None; and whether a file was written."""
         os.makedirs(tls_dir, mode=0o700, exist_ok=True)
-        names = [request["common_name"]] + list(request.get("alt_names") or [])
+        names = [request["common_name"], *(request.get("alt_names") or [])]
         ips = list(request.get("ip_sans") or [])
         why = cert_needs_renewal(_read(os.path.join(tls_dir, "tls.crt")), names, ips, renew_days,
                                  issuer_pem=self.current_ca(), key_pem=_read(os.path.join(tls_dir, "tls.key")))

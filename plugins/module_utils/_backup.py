@@ -133,7 +133,7 @@ def mysql_dump(databases):
     """The SQL dump of the databases on stdout (streamed out; nothing is staged in the container)."""
     return ["/bin/sh", "-c", _mysql_tool(True)
             + ' --single-transaction --routines --events --triggers --add-drop-database --databases "$@"',
-            "sh"] + list(databases)
+            "sh", *databases]
 
 
 def mysql_restore(path):

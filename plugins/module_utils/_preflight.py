@@ -461,7 +461,7 @@ _SECRET_WORDS = ("password", "secret", "token", "key")
 
 
 def _where(name, *fields):
-    return ".".join((OVERRIDE_HINT, name) + fields)
+    return ".".join((OVERRIDE_HINT, name, *fields))
 
 
 def memory_estimate(value):
@@ -504,7 +504,7 @@ def _cycle(components, start):
 
     def visit(name):
         if name in on_path:
-            return path[path.index(name):] + [name]
+            return [*path[path.index(name):], name]
         if name in done or name not in components:
             return None
         path.append(name)

@@ -117,7 +117,7 @@ def container_options(spec, entry, settings):
         "hostname": spec.get("hostname") or component,
         "labels": labels,
         "networks": [{"name": settings["network_name"], "ipv4_address": entry["ip"],
-                      "aliases": [component] + list(spec.get("aliases") or [])}],
+                      "aliases": [component, *(spec.get("aliases") or [])]}],
         "network_mode": settings["network_name"],
         "published_ports": [port_spec(p, settings["bind_address"]) for _, p in sorted((entry.get("ports") or {}).items())
                             if p.get("host")],

@@ -168,7 +168,7 @@ ALPHABET = string.ascii_letters + string.digits
 
 def policy_text(name, p, read_secrets, cert_role=None):
     lines = ["# Managed by colima_services.devenv: access of the %s service." % name]
-    for secret in [name] + sorted(set(read_secrets) - {name}):
+    for secret in [name, *sorted(set(read_secrets) - {name})]:
         lines.append('path "%s/data/%s" {\n  capabilities = ["read"]\n}' % (p["kv_mount"], secret))
     lines.append('path "%s/issue/%s" {\n  capabilities = ["update"]\n}' % (p["pki_mount"], cert_role or name + "-role"))
     for path in ("%s/cert/ca_chain" % p["pki_mount"], "%s/ca_chain" % p["pki_mount"],

@@ -264,7 +264,7 @@ class VolumeTar(Method):
         with s.stopped(info, item["component"], "the restore"):
             # A short-lived helper from the same image (its /bin/sh, root, no network) with the container's volumes,
             # labelled like the environment's containers (a reset removes one left behind).
-            code = s.engine.run_helper(s.name(info) + "-restore-helper", info["Image"], bk.EMPTY_DIR + [path],
+            code = s.engine.run_helper(s.name(info) + "-restore-helper", info["Image"], [*bk.EMPTY_DIR, path],
                                        labels=s.settings.get("labels"), volumes_from=[info["Id"]])
             if code != 0:
                 raise Fail("emptying %s in %s failed (helper container exit %s)" % (path, s.name(info), code))
@@ -357,7 +357,7 @@ class RedisRdb(Method):
         try:
             target = "%s/%s" % (bk.WORK_DIR, os.path.basename(item["file"]))
             s.put(info, local, target)
-            s.exec(info, bk.REDIS_RESTORE + [target], "placing the RDB")
+            s.exec(info, [*bk.REDIS_RESTORE, target], "placing the RDB")
         finally:
             s.cleanup(info)
         s.engine.restart(info["Id"], timeout=10)
@@ -371,7 +371,7 @@ class RabbitmqDefinitions(Method):
         s.workdir(info)
         try:
             target = bk.WORK_DIR + "/definitions.json"
-            s.exec(info, bk.RABBITMQ_EXPORT + [target], "export_definitions", timeout=LONG)
+            s.exec(info, [*bk.RABBITMQ_EXPORT, target], "export_definitions", timeout=LONG)
             out.save(component, info, "rabbitmq_definitions", bk.artefact_name(component, "rabbitmq_definitions"),
                      lambda h: s.engine.get_file(info["Id"], target, h))
         finally:
@@ -382,7 +382,7 @@ class RabbitmqDefinitions(Method):
         try:
             target = "%s/%s" % (bk.WORK_DIR, os.path.basename(item["file"]))
             s.put(info, local, target)
-            s.exec(info, bk.RABBITMQ_RESTORE + [target], "resetting the node and import_definitions", timeout=LONG)
+            s.exec(info, [*bk.RABBITMQ_RESTORE, target], "resetting the node and import_definitions", timeout=LONG)
         finally:
             s.cleanup(info)
         s.wait_healthy(s.name(info))

@@ -373,7 +373,7 @@ def test_service_access_least_privilege_and_no_rotation(env):
     assert root.secrets.kv.v2.read_secret_version(path="postgresql", raise_on_deleted_version=True)["data"]["data"] == pg
 
     # A redis node added later gets the group's existing password; nothing else changes.
-    more = SERVICES + [{"name": "redis-3", "share_group": "redis", "data": {"tls_enabled": True}}]
+    more = [*SERVICES, {"name": "redis-3", "share_group": "redis", "data": {"tls_enabled": True}}]
     failed, result = env.access(services=more)
     assert not failed
     assert "create secret secret/redis-3" in result["actions"]
@@ -387,7 +387,7 @@ def test_a_secret_without_fields_is_not_created_twice(env):
     then changes nothing."""
     assert not env.init()[0]
     assert not env.pki()[0]
-    services = SERVICES + [{"name": "prometheus", "data": {}, "generate": []}]
+    services = [*SERVICES, {"name": "prometheus", "data": {}, "generate": []}]
     failed, result = env.access(services=services)
     assert not failed and "create secret secret/prometheus" in result["actions"], result
     failed, again = env.access(services=services)

@@ -197,7 +197,7 @@ def test_the_profile_sets_the_default_of_enabled_and_explicit_enabled_wins():
     minimal = reg.registry(shipped(), profile="minimal")
     # Components without a marker (the user's own, or entries not yet marked) are in every profile.
     unmarked = sorted(n for n, e in shipped().items() if "profile" not in e)
-    assert enabled(minimal) == sorted(["postgres", "vault"] + redis + unmarked)
+    assert enabled(minimal) == sorted(["postgres", "vault", *redis, *unmarked])
     standard = reg.registry(shipped(), profile="standard")
     assert set(enabled(standard)) - set(enabled(minimal)) == {
         "pgbouncer", "mysql", "mongodb", "rabbitmq", "traefik", "docker-proxy"}

@@ -35,7 +35,7 @@ def pem(paths, root_path, names):
     root = x509.load_pem_x509_certificate(open(root_path, "rb").read())
     chain_ok = True
     try:
-        for child, parent in zip(certs, certs[1:] + [root], strict=True):
+        for child, parent in zip(certs, [*certs[1:], root], strict=True):
             child.verify_directly_issued_by(parent)
     except Exception:  # any failure (bad signature, wrong issuer, key type) means "does not chain"
         chain_ok = False

@@ -42,7 +42,7 @@ def table(name):
         ("events (HTTP/1.0: the engine closes after its headers only when asked; a time window ends it)",
          req("GET", "/v1.41/events?since=0&until=1", headers=close), [READ]),
         # Every other method, on allowed paths too.
-        ("create a container", req("POST", "/v1.41/containers/create", headers=close + ("Content-Type: application/json",),
+        ("create a container", req("POST", "/v1.41/containers/create", headers=(*close, "Content-Type: application/json"),
                                    body='{"Image":"busybox"}'), [DENY]),
         ("remove a container", req("DELETE", "/v1.41/containers/%(c)s?force=1", headers=close), [DENY]),
         ("PUT an archive", req("PUT", "/v1.41/containers/%(c)s/archive?path=/", headers=close), [DENY]),

@@ -77,7 +77,7 @@ def test_unknown_method_is_an_error_not_a_skip():
     with pytest.raises(bm.Fail, match="unknown backup method 'tarball' in the manifest"):
         bm.check_item(session, {"component": "x", "method": "tarball", "file": "x/x"}, "/nonexistent")
     # Every method of the registry's list has its class; vault_keys only comes from a manifest.
-    assert sorted(bm.METHODS) == sorted(bm.bk.METHODS + ("vault_keys",))
+    assert sorted(bm.METHODS) == sorted((*bm.bk.METHODS, "vault_keys"))
     with pytest.raises(bm.Fail):
         bm.method("x", "vault_keys", "the registry")
 

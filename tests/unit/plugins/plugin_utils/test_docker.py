@@ -153,7 +153,7 @@ def test_run_helper_gives_the_exit_code_and_leaves_nothing(engine, image):
 def test_wait_healthy_runs_the_own_check_before_docker_does(engine, image):
     check = ["sh", "-c", "test -f /tmp/ready"]
     name = _run(engine, image, ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 600"],
-                healthcheck={"test": ["CMD"] + check, "interval": 300 * 10 ** 9})
+                healthcheck={"test": ["CMD", *check], "interval": 300 * 10 ** 9})
     start = time.monotonic()
     assert engine.wait_healthy(name, 30, probe=check)["Name"] == "/" + name
     assert time.monotonic() - start < 15
