@@ -32,7 +32,7 @@ def connect(settings):
     try:
         return dk.Engine(settings, timeout=300)
     except dk.EngineUnavailable as exc:
-        raise AnsibleActionFail(str(exc))
+        raise AnsibleActionFail(str(exc)) from None
 
 
 def collection_version(root):

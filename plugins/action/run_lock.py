@@ -31,7 +31,8 @@ class ActionModule(ActionBase):
         try:
             wait = float(args.get("wait", 10))
         except (TypeError, ValueError):
-            raise AnsibleActionFail("devenv_run_lock_wait must be a number of seconds, got %r" % args.get("wait"))
+            raise AnsibleActionFail("devenv_run_lock_wait must be a number of seconds, got %r"
+                                    % args.get("wait")) from None
         # Workers are forked by the ansible-playbook process: it is the run the lock belongs to.
         owner = os.getppid()
         result.update(changed=False, path=path, pid=owner)

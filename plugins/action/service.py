@@ -168,7 +168,7 @@ class ActionModule(ActionBase):
         try:
             text = self._loader.get_text_file_contents(path)
         except Exception as exc:
-            raise _Fail("cannot read the template %s: %s" % (path, exc))
+            raise _Fail("cannot read the template %s: %s" % (path, exc)) from exc
         variables.update(template_path=template, template_fullpath=path, template_destpath=dest)
         templar = self._templar.copy_with_new_env(searchpath=[os.path.dirname(path)], available_variables=variables)
         out = templar.template(trust_as_template(text), escape_backslashes=False)
@@ -195,7 +195,7 @@ class ActionModule(ActionBase):
                             parts.append(handle.read())
                     except (IOError, OSError) as exc:
                         if not self._task.check_mode:
-                            raise _Fail("cannot read %s for %s: %s" % (src, item["dest"], exc.strerror))
+                            raise _Fail("cannot read %s for %s: %s" % (src, item["dest"], exc.strerror)) from exc
                         # Check mode: vault_access does not issue the certificate it would issue; the file differs.
                         parts.append(b"\0(not written yet)")
                 content = b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts) if len(parts) > 1 else parts[0]
@@ -269,7 +269,7 @@ class ActionModule(ActionBase):
         try:
             self._engine = dk.Engine(self._settings, timeout=60)
         except dk.EngineUnavailable as exc:
-            raise AnsibleActionFail("%s: %s" % (self._component or "devenv_service", exc))
+            raise AnsibleActionFail("%s: %s" % (self._component or "devenv_service", exc)) from None
 
     def _wait_for(self, pending):
         """Wait for containers started earlier without waiting (wait=false), one after the other."""

@@ -75,7 +75,7 @@ class ActionModule(ActionBase):
         try:
             self._engine = dk.Engine(settings, timeout=30)
         except dk.EngineUnavailable as exc:
-            raise AnsibleActionFail(str(exc))
+            raise AnsibleActionFail(str(exc)) from None
         now = datetime.datetime.now(datetime.timezone.utc)
         rows, images = [], {}
         try:
@@ -99,7 +99,8 @@ class ActionModule(ActionBase):
                 rows.append(st.row(component, plan[component], container, images.get(image_id), now,
                                    create_only=component in create_only, extra=extra))
         except dk.DockerError as exc:
-            raise AnsibleActionFail("The Docker engine at %s answered: %s" % (settings.get("docker_host"), exc))
+            raise AnsibleActionFail("The Docker engine at %s answered: %s"
+                                    % (settings.get("docker_host"), exc)) from None
         finally:
             self._engine.close()
         disabled = sorted(c for c in plan if not plan[c].get("enabled", True))

@@ -145,14 +145,15 @@ class Access(object):
             body = {"role_id": cred["role_id"], "secret_id": cred["secret_id"]}
         except (ValueError, KeyError, TypeError):
             raise VaultError("%s is not an AppRole credential file (role_id, secret_id). Run the vault role again "
-                             "to rewrite it." % path)
+                             "to rewrite it." % path) from None
         self.api.client.token = None
         try:
             auth = self.api.call("POST", "auth/approle/login", body, what="the AppRole login of %s" % service)[1]["auth"]
         except VaultError as exc:
             if exc.status is None:
                 raise
-            raise VaultError("%s. Run the vault role again: it renews a credential that no longer works." % exc)
+            raise VaultError("%s. Run the vault role again: it renews a credential that no longer works."
+                             % exc) from None
         self.api.client.token = auth["client_token"]
         self.tokens[service] = {"token": auth["client_token"],
                                 "expires": time.time() + int(auth.get("lease_duration") or 300)}

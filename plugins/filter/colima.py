@@ -29,7 +29,7 @@ def colima_profile(list_output, profile):
         try:
             entry = json.loads(line)
         except ValueError:
-            raise AnsibleFilterError("colima list --json printed a line that is not JSON: %r" % line[:200])
+            raise AnsibleFilterError("colima list --json printed a line that is not JSON: %r" % line[:200]) from None
         if entry.get("name") == profile:
             return entry
     return None

@@ -49,7 +49,7 @@ def _bool(value, where):
     try:
         return boolean(value, strict=True)
     except TypeError:
-        raise AnsibleFilterError("%s must be true or false, got %r" % (where, value))
+        raise AnsibleFilterError("%s must be true or false, got %r" % (where, value)) from None
 
 
 def _rebase(ip, base, target):
@@ -213,7 +213,8 @@ def registry(components, overrides=None, subnet="172.20.0.0/16", design_subnet="
     try:
         return _registry(components, overrides, subnet, design_subnet, port_offset, cert_domain, profile)
     except AnsibleFilterError as exc:
-        raise AnsibleFilterError("Preflight found a problem in the component registry; nothing was changed: %s" % exc)
+        raise AnsibleFilterError("Preflight found a problem in the component registry; nothing was changed: %s"
+                                 % exc) from None
 
 
 def _registry(components, overrides, subnet, design_subnet, port_offset, cert_domain, profile=None):
@@ -240,7 +241,7 @@ def _registry(components, overrides, subnet, design_subnet, port_offset, cert_do
         target = ipaddress.ip_network(str(subnet), strict=False)
         base = ipaddress.ip_network(str(design_subnet), strict=False)
     except ValueError as exc:
-        raise AnsibleFilterError("devenv_network_subnet: %s" % exc)
+        raise AnsibleFilterError("devenv_network_subnet: %s" % exc) from None
     offset = int(port_offset or 0)
     if profile is not None and profile not in PROFILES:
         raise AnsibleFilterError("devenv_profile is %r; use one of %s (minimal: vault, postgres, redis; standard adds "
@@ -301,7 +302,8 @@ def _replicas(entry, subnet, cert_domain):
     try:
         first = ipaddress.ip_address(str(entry.get("ip")))
     except ValueError:
-        raise AnsibleFilterError("devenv_components.%s.ip is %r; replicas need an address to count from" % (name, entry.get("ip")))
+        raise AnsibleFilterError("devenv_components.%s.ip is %r; replicas need an address to count from"
+                                 % (name, entry.get("ip"))) from None
     members = ["%s-%d" % (name, i) for i in range(1, count + 1)]
     out = {}
     for index, member in enumerate(members):

@@ -155,8 +155,8 @@ class Node(object):
         chost, self.cluster_port = split_address(cluster)
         try:
             self.cluster_ip = socket.gethostbyname(chost)
-        except socket.error:
-            raise rc.ClusterError("Cannot resolve %s (cluster_address of %s)." % (chost, self.address))
+        except socket.error as exc:
+            raise rc.ClusterError("Cannot resolve %s (cluster_address of %s)." % (chost, self.address)) from exc
         kwargs = dict(host=self.host, port=self.port, password=params["password"] or None,
                       socket_timeout=5, socket_connect_timeout=3, decode_responses=True)
         if params["tls"]:
@@ -170,13 +170,13 @@ class Node(object):
         try:
             return self.client.execute_command(*args)
         except redis.AuthenticationError:
-            raise rc.ClusterError("%s refused the password (wrong password, or none set)." % self.address)
+            raise rc.ClusterError("%s refused the password (wrong password, or none set)." % self.address) from None
         except redis.ResponseError as exc:
             if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
-                raise rc.ClusterError("%s refused the password (wrong password, or none set)." % self.address)
+                raise rc.ClusterError("%s refused the password (wrong password, or none set)." % self.address) from None
             raise
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise rc.ClusterError("%s did not answer (%s)." % (self.address, type(exc).__name__))
+            raise rc.ClusterError("%s did not answer (%s)." % (self.address, type(exc).__name__)) from exc
 
     def info(self, section):
         return self.client.info(section)
@@ -346,7 +346,8 @@ class Cluster(object):
                     break
                 except redis.ResponseError as exc:
                     if "Unknown node" not in str(exc) or time.time() >= deadline:
-                        raise rc.ClusterError("%s cannot replicate %s: %s" % (node.address, master.address, exc))
+                        raise rc.ClusterError("%s cannot replicate %s: %s"
+                                              % (node.address, master.address, exc)) from exc
                     time.sleep(0.3)
 
     def healthy(self, views):

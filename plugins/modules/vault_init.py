@@ -123,7 +123,7 @@ def load_keys(path):
         raise VaultError(
             "The keys file %s is not Vault init output (a JSON object with a keys_base64 list). "
             "Restore it from your backup." % path
-        )
+        ) from None
     return keys
 
 
@@ -146,7 +146,7 @@ def reserve_files(keys_file, token_file):
             reserved.abort()
         raise VaultError("%s Nothing was changed: Vault was not initialised. Make that path writable (its "
                          "directory, permissions and free space), or point vault_keys_file / vault_root_token_file "
-                         "elsewhere, then run again." % exc)
+                         "elsewhere, then run again." % exc) from exc
     return files
 
 

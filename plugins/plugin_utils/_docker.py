@@ -182,7 +182,7 @@ class Engine(object):
         except (_errors.DockerException, requests.exceptions.RequestException) as exc:
             raise EngineUnavailable("The Docker engine at %s does not answer (%s). Start it (colima start, or dockerd), "
                                     "or point devenv_docker_host (DOCKER_HOST) at the engine that runs the environment."
-                                    % (self.host, exc))
+                                    % (self.host, exc)) from exc
 
     def close(self):
         self.api.close()
