@@ -49,8 +49,8 @@ class ActionModule(ActionBase):
         if word == "ok":
             # This run may change the instance: the fast path's record of the last complete run no longer holds.
             _fastpath.forget(os.path.dirname(path))
-            result.update(msg="Took the lock of instance '%s' for this run (ansible-playbook pid %d)." % (instance, owner),
-                          holder=_runlock.read_holder(path))
+            result.update(msg="Took the lock of instance '%s' for this run (ansible-playbook pid %d)."
+                              % (instance, owner), holder=_runlock.read_holder(path))
             return result
         holder.wait()
         if word == "busy":
@@ -61,5 +61,6 @@ class ActionModule(ActionBase):
                 % (instance, path, _runlock.describe(taken), taken.get("pid", "<pid>"), wait)))
             return result
         result.update(failed=True, msg="Could not take the lock %s of instance '%s' (the lock holder exited with %s). "
-                                       "Check that devenv_home is a writable directory." % (path, instance, holder.returncode))
+                                       "Check that devenv_home is a writable directory."
+                                       % (path, instance, holder.returncode))
         return result

@@ -112,8 +112,8 @@ class ActionModule(ActionBase):
             known = self._remembered().get(upstream)
             fresh = known and (time.time() - known.get("at", 0)) < float(s["image_retry_hours"]) * 3600
             if fresh and not s["image_retry"]:
-                why.append("%s could not be pulled at %s (%s); not tried again until devenv_image_retry_hours=%s have passed, "
-                           "or run with -e devenv_image_retry=true"
+                why.append("%s could not be pulled at %s (%s); not tried again until devenv_image_retry_hours=%s "
+                           "have passed, or run with -e devenv_image_retry=true"
                            % (upstream, time.strftime("%Y-%m-%d %H:%M", time.localtime(known["at"])),
                               known.get("why", "?"), s["image_retry_hours"]))
             else:
@@ -142,10 +142,10 @@ class ActionModule(ActionBase):
                     raise _Fail("Building local images needs Linux, root and debootstrap (this is %s). Use "
                                 "devenv_image_source: upstream here, or build the images on a Linux machine and "
                                 "docker save / docker load them." % s["system"])
-                self._module("ansible.legacy.command", {"argv": ["env", "DOCKER_HOST=" + s["docker_host"],
-                                                                 os.path.join(s["collection_root"], "images", "base", "build.sh"),
-                                                                 s["base_tag"]] + ([s["debian_mirror"]] if s["debian_mirror"] else [])},
-                             task_vars)
+                build = ["env", "DOCKER_HOST=" + s["docker_host"],
+                         os.path.join(s["collection_root"], "images", "base", "build.sh"),
+                         s["base_tag"]] + ([s["debian_mirror"]] if s["debian_mirror"] else [])
+                self._module("ansible.legacy.command", {"argv": build}, task_vars)
                 self._actions.append("built %s" % s["base_tag"])
             labels = dict(s["labels"])
             labels[s["label_prefix"] + ".recipe"] = os.path.basename(recipe_dir.rstrip("/"))
@@ -202,7 +202,8 @@ class ActionModule(ActionBase):
             owner = int(item.get("owner", 0))
             files.append({"dest": item["dest"], "content": content, "mode": rc.file_mode(item.get("mode", "0644")),
                           "owner": owner, "group": int(item.get("group", owner)), "secret": bool(item.get("secret")),
-                          "template": "template" in item, "reload": item.get("reload") or spec.get("reload") or "restart",
+                          "template": "template" in item,
+                          "reload": item.get("reload") or spec.get("reload") or "restart",
                           "validate": item.get("validate")})
         return files
 
@@ -314,7 +315,8 @@ class ActionModule(ActionBase):
         spec, entry = self._checked_args(args)
         self._modules, self._actions, self._wrote = [], [], False
         name = self._settings["container_prefix"] + self._component
-        result.update(changed=False, container=name, status="created" if self._settings.get("create_only") else "deployed",
+        result.update(changed=False, container=name,
+                      status="created" if self._settings.get("create_only") else "deployed",
                       modules=self._modules, actions=self._actions)
         self._connect()
         try:
@@ -322,7 +324,8 @@ class ActionModule(ActionBase):
         except _Fail as exc:
             if not self._modules and not self._wrote:
                 result["changed"] = False  # refused before anything was written (a file that failed its validate)
-            result.update(failed=True, msg="%s: %s" % (self._component, exc) if not str(exc).startswith(self._component) else str(exc))
+            result.update(failed=True, msg="%s: %s" % (self._component, exc)
+                          if not str(exc).startswith(self._component) else str(exc))
         except dk.DockerError as exc:
             result.update(failed=True, msg="%s: the Docker engine at %s answered: %s"
                                            % (self._component, self._settings["docker_host"], exc))

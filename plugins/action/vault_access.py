@@ -148,7 +148,8 @@ class Access(object):
                              "to rewrite it." % path) from None
         self.api.client.token = None
         try:
-            auth = self.api.call("POST", "auth/approle/login", body, what="the AppRole login of %s" % service)[1]["auth"]
+            auth = self.api.call("POST", "auth/approle/login", body,
+                                 what="the AppRole login of %s" % service)[1]["auth"]
         except VaultError as exc:
             if exc.status is None:
                 raise

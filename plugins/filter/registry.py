@@ -160,7 +160,8 @@ def _edge(component, entry):
     if edge is True:
         edge = {}
     if not isinstance(edge, dict):
-        raise AnsibleFilterError("devenv_components.%s.edge must be true or a dict ({hosts: [...]}), got %r" % (component, edge))
+        raise AnsibleFilterError("devenv_components.%s.edge must be true or a dict ({hosts: [...]}), got %r"
+                                 % (component, edge))
     hosts = edge.get("hosts") or []
     if not isinstance(hosts, list) or not all(isinstance(h, str) and h and "*" not in h for h in hosts):
         raise AnsibleFilterError(
@@ -244,9 +245,9 @@ def _registry(components, overrides, subnet, design_subnet, port_offset, cert_do
         raise AnsibleFilterError("devenv_network_subnet: %s" % exc) from None
     offset = int(port_offset or 0)
     if profile is not None and profile not in PROFILES:
-        raise AnsibleFilterError("devenv_profile is %r; use one of %s (minimal: vault, postgres, redis; standard adds "
-                                 "pgbouncer, mysql, mongodb, rabbitmq and the edge; full adds forgejo and observability)"
-                                 % (profile, ", ".join(PROFILES)))
+        raise AnsibleFilterError("devenv_profile is %r; use one of %s (minimal: vault, postgres, redis; standard "
+                                 "adds pgbouncer, mysql, mongodb, rabbitmq and the edge; full adds forgejo and "
+                                 "observability)" % (profile, ", ".join(PROFILES)))
 
     plan = {}
     for name in sorted(set(components) | set(overrides)):
@@ -298,7 +299,8 @@ def _replicas(entry, subnet, cert_domain):
     except (TypeError, ValueError):
         count = 0
     if count < 1:
-        raise AnsibleFilterError("devenv_components.%s.replicas is %r; use a whole number >= 1" % (name, entry["replicas"]))
+        raise AnsibleFilterError("devenv_components.%s.replicas is %r; use a whole number >= 1"
+                                 % (name, entry["replicas"]))
     try:
         first = ipaddress.ip_address(str(entry.get("ip")))
     except ValueError:

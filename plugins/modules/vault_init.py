@@ -166,7 +166,8 @@ def unseal(api, keys, threshold, keys_file):
         "They belong to another Vault, for example one whose data volume was removed and created again. "
         "Restore the keys.json that matches this Vault's data volume." % (keys_file, len(keys), threshold)
         if status is None or status.get("progress", 0) == 0
-        else "The keys in %s were not enough to unseal Vault: %s keys given, %s needed." % (keys_file, len(keys), threshold)
+        else "The keys in %s were not enough to unseal Vault: %s keys given, %s needed."
+             % (keys_file, len(keys), threshold)
     )
 
 
@@ -190,7 +191,8 @@ def run(module):
                     % (params["url"], path)
                 )
         if params["key_threshold"] > params["key_shares"]:
-            raise VaultError("key_threshold (%s) cannot exceed key_shares (%s)." % (params["key_threshold"], params["key_shares"]))
+            raise VaultError("key_threshold (%s) cannot exceed key_shares (%s)."
+                             % (params["key_threshold"], params["key_shares"]))
         actions.append("initialize")
         if params["unseal"]:
             actions.append("unseal")

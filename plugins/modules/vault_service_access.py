@@ -257,7 +257,8 @@ class Access(Planner):
                     want[field] = (data or {}).get(field) or self.generate()
             path = "%s/%s" % (self.params["kv_mount"], svc["name"])
             if data is None:
-                self.act("%s secret %s" % ("regenerate" if state == "destroyed" else "create", path), "POST", "%s/data/%s" % (self.params["kv_mount"], svc["name"]),
+                self.act("%s secret %s" % ("regenerate" if state == "destroyed" else "create", path), "POST",
+                         "%s/data/%s" % (self.params["kv_mount"], svc["name"]),
                          {"options": {"cas": version}, "data": want})
             else:
                 missing = sorted(set(want) - set(data))
@@ -339,7 +340,8 @@ class Access(Planner):
                                    what="creating a secret ID for %s" % name)[1].get("data") or {}).get("secret_id")
         self.module.no_log_values.add(secret_id)
         atomic_write(cred_path, json.dumps({"role_id": role_id, "secret_id": secret_id,
-                                            "mount": self.params["approle_mount"], "url": self.params["url"]}, indent=2) + "\n")
+                                            "mount": self.params["approle_mount"], "url": self.params["url"]},
+                                           indent=2) + "\n")
 
     def run(self):
         names = [s["name"] for s in self.params["services"]]

@@ -38,7 +38,8 @@ from ansible_collections.colima_services.devenv.plugins.plugin_utils._plan impor
 
 # The script that dumps and restores MongoDB with pymongo where the image has no database tools; uploaded into the
 # container, never imported here.
-MONGO_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils", "_mongo_dump.py")
+MONGO_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils",
+                            "_mongo_dump.py")
 
 # Deadlines (s) of the commands run in the containers: quick questions, and dumps or restores of data.
 QUICK, LONG = 60, 1800
@@ -332,7 +333,8 @@ class MysqlDump(Method):
         dbs = bk.databases(listing, bk.MYSQL_SKIP)
         if dbs:
             data = s.exec(info, bk.mysql_dump(dbs), "mysqldump of %s" % ", ".join(dbs), timeout=LONG)
-            out.save(component, info, "mysqldump", bk.artefact_name(component, "mysqldump"), _bytes(data), databases=dbs)
+            out.save(component, info, "mysqldump", bk.artefact_name(component, "mysqldump"), _bytes(data),
+                     databases=dbs)
 
     def restore(self, s, item, info, local):
         s.workdir(info)

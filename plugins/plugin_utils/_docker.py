@@ -180,8 +180,9 @@ class Engine(object):
                                         timeout=timeout)
             self.api.ping()
         except (_errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise EngineUnavailable("The Docker engine at %s does not answer (%s). Start it (colima start, or dockerd), "
-                                    "or point devenv_docker_host (DOCKER_HOST) at the engine that runs the environment."
+            raise EngineUnavailable("The Docker engine at %s does not answer (%s). Start it (colima start, or "
+                                    "dockerd), or point devenv_docker_host (DOCKER_HOST) at the engine that runs the "
+                                    "environment."
                                     % (self.host, exc)) from exc
 
     def close(self):
@@ -291,7 +292,8 @@ class Engine(object):
             while True:
                 chunk = _recv(sock, deadline)
                 if chunk is _DEADLINE:
-                    raise ExecTimeout("%s in %s did not finish within %s s; it was given up" % (what, container, timeout))
+                    raise ExecTimeout("%s in %s did not finish within %s s; it was given up"
+                                      % (what, container, timeout))
                 if chunk == b"":
                     break
                 if chunk:
