@@ -134,7 +134,8 @@ def check_trust(data):
     if not os.path.isfile(ca):
         return [_item("CA trust", "no root CA yet at %s" % ca, "", "devenv up writes it; then devenv trust")]
     body, out = _pem_body(ca), []
-    bundles = [b for b in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt") if os.path.isfile(b)]
+    bundles = [b for b in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+               if os.path.isfile(b)]
     if data["system"] == "Darwin":
         proc = subprocess.run(["security", "verify-cert", "-c", ca], capture_output=True, check=False)
         out.append(_item("CA trust: macOS keychain", "" if proc.returncode == 0 else "not trusted", "trusted",

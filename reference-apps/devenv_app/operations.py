@@ -58,7 +58,8 @@ async def _check(ctx, service):
     except asyncio.TimeoutError:
         details, healthy = {"error": "no answer within %.1f s" % ctx.settings.timeout}, False
     ctx.metrics.dependency(service, healthy)
-    return (200 if healthy else 503), dict({"status": "healthy" if healthy else "unhealthy", "service": service}, **_json(details))
+    return (200 if healthy else 503), dict({"status": "healthy" if healthy else "unhealthy", "service": service},
+                                           **_json(details))
 
 
 async def health_service(ctx, service):

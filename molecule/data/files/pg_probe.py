@@ -1,4 +1,5 @@
-"""Test-only probe of the molecule data scenario (PostgreSQL, PgBouncer). Password in PG_PASSWORD; prints one JSON object.
+"""Test-only probe of the molecule data scenario (PostgreSQL, PgBouncer). Password in PG_PASSWORD; prints one JSON
+object.
 
   connect HOST PORT USER DB CA [sslmode]   connect to 127.0.0.1:PORT, verifying the certificate for HOST
                                            (psycopg hostaddr); report the version, TLS, and whether USER

@@ -41,8 +41,8 @@ def pem(paths, root_path, names):
         chain_ok = False
     san = certs[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     dns = san.get_values_for_type(x509.DNSName)
-    key_match = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == \
-        certs[0].public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    key_match = key.public_key().public_bytes(*spki) == certs[0].public_key().public_bytes(*spki)
     return {"certs": len(certs), "key_matches": key_match, "chain_ok": chain_ok,
             "missing_names": [n for n in names if n not in dns]}
 
