@@ -159,7 +159,8 @@ def test_container_options_and_the_config_hash():
     assert rc.spec_hashes(opts, "sha256:bbb")[0] != first  # a new image ID changes the hash
     labels = {"io.colima-services.config-fields": json.dumps(fields)}
     changed = dict(opts, published_ports=["127.0.0.1:15432:5432/tcp"])
-    assert rc.changed_fields(labels, "io.colima-services", rc.spec_hashes(changed, "sha256:aaa")[1]) == ["published_ports"]
+    assert rc.changed_fields(labels, "io.colima-services",
+                             rc.spec_hashes(changed, "sha256:aaa")[1]) == ["published_ports"]
 
 
 def test_certificate_renewal_decision(tmp_path):

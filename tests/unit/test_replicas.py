@@ -36,7 +36,8 @@ def test_replicas_share_one_vault_identity_and_each_certificate_names_every_repl
     services = [s for s in reg.vault_services(plan) if s["name"] == "reference-api"]
     assert len(services) == 1 and "postgresql" in services[0]["read_secrets"]
     roles = [r for r in reg.vault_pki_roles(plan) if r["name"] == "reference-api-role"]
-    assert len(roles) == 1 and {"reference-api", "reference-api-1", "reference-api-2"} <= set(roles[0]["allowed_domains"])
+    assert len(roles) == 1
+    assert {"reference-api", "reference-api-1", "reference-api-2"} <= set(roles[0]["allowed_domains"])
     request = reg.cert_request(plan, "reference-api-2")
     assert request["service"] == "reference-api" and request["role"] == "reference-api-role"
     assert request["common_name"] == "reference-api" and "reference-api-2" in request["alt_names"]

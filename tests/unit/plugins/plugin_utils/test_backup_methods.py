@@ -92,7 +92,8 @@ def engine():
     yield client
     for item in client.containers(LABELS):
         client.remove(item["Id"])
-    for volume in client.api.volumes(filters={"label": "io.colima-services.test=%s" % LABELS["io.colima-services.test"]}).get("Volumes") or []:
+    test_label = "io.colima-services.test=%s" % LABELS["io.colima-services.test"]
+    for volume in client.api.volumes(filters={"label": test_label}).get("Volumes") or []:
         client.api.remove_volume(volume["Name"], force=True)
     client.close()
 
@@ -163,8 +164,8 @@ def test_pg_restore_that_fails_leaves_the_database_as_it_was(engine, session, po
     assert _pg(engine, postgres, "SELECT datname FROM pg_database WHERE datname LIKE 'dev_database%' ORDER BY 1",
                "postgres") == ["dev_database"]
     # The good artefact, with a session open on the live database: it is replaced, nothing is left beside it.
-    engine.api.exec_start(engine.api.exec_create(postgres, ["psql", "-h", "/var/run/postgresql", "-U", "dev_admin", "-d",
-                                                            "dev_database", "-c", "SELECT pg_sleep(300)"])["Id"],
+    engine.api.exec_start(engine.api.exec_create(postgres, ["psql", "-h", "/var/run/postgresql", "-U", "dev_admin",
+                                                            "-d", "dev_database", "-c", "SELECT pg_sleep(300)"])["Id"],
                           detach=True)
     bm.restore_item(session, item, str(tmp_path / "backup"), str(tmp_path))
     assert _pg(engine, postgres, "SELECT v FROM t ORDER BY v") == ["before"]
