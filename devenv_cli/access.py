@@ -12,7 +12,7 @@ def logs(ctx, args):
     argv = ["logs"] + (["--follow"] if args.follow else []) + (["--since", args.since] if args.since else []) + (
         ["--tail", str(args.tail)] if args.tail is not None else [])
     try:
-        return docker(ctx, *(argv + [container(ctx, args.component)]), check=False).returncode and FAILURE
+        return docker(ctx, *argv, container(ctx, args.component), check=False).returncode and FAILURE
     except KeyboardInterrupt:
         return OK
 
@@ -28,7 +28,7 @@ def shell(ctx, args):
     argv = (list(args.client_args or []) or ["sh"]) if args.raw else shell_argv(spec.get("ports") or {}, fields) + list(
         args.client_args or [])
     flags = ["-i"] + (["-t"] if sys.stdin.isatty() and sys.stdout.isatty() else [])
-    proc = docker(ctx, "exec", *(flags + [name] + argv), check=False)
+    proc = docker(ctx, "exec", *flags, name, *argv, check=False)
     return proc.returncode
 
 

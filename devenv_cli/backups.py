@@ -32,7 +32,7 @@ def passphrase(args, confirm=False):
             with open(source) as handle:
                 value = handle.readline().rstrip("\n")
         except OSError as exc:
-            raise CliError("Cannot read the passphrase file %s: %s" % (source, exc.strerror), USAGE)
+            raise CliError("Cannot read the passphrase file %s: %s" % (source, exc.strerror), USAGE) from exc
     elif sys.stdin.isatty():
         value = getpass.getpass("Backup passphrase: ")
         if confirm and getpass.getpass("Again: ") != value:
@@ -49,8 +49,8 @@ def passphrase(args, confirm=False):
 def _age():
     try:
         import pyrage
-    except ImportError:
-        raise CliError("Encryption needs pyrage: pip install -r requirements.txt -c constraints.txt")
+    except ImportError as exc:
+        raise CliError("Encryption needs pyrage: pip install -r requirements.txt -c constraints.txt") from exc
     return pyrage
 
 
@@ -82,7 +82,7 @@ def decrypt_to(path, secret, into):
     try:
         plain = age.passphrase.decrypt(blob, secret)
     except age.DecryptError:
-        raise CliError("%s does not open with this passphrase (wrong passphrase, or not an age file)" % path)
+        raise CliError("%s does not open with this passphrase (wrong passphrase, or not an age file)" % path) from None
     with tarfile.open(fileobj=io.BytesIO(plain), mode="r") as tar:
         members = tar.getmembers()
         bad = [m.name for m in members if not (m.isfile() or m.isdir()) or os.path.isabs(m.name)

@@ -134,7 +134,8 @@ def check_trust(data):
     if not os.path.isfile(ca):
         return [_item("CA trust", "no root CA yet at %s" % ca, "", "devenv up writes it; then devenv trust")]
     body, out = _pem_body(ca), []
-    bundles = [b for b in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt") if os.path.isfile(b)]
+    bundles = [b for b in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+               if os.path.isfile(b)]
     if data["system"] == "Darwin":
         proc = subprocess.run(["security", "verify-cert", "-c", ca], capture_output=True, check=False)
         out.append(_item("CA trust: macOS keychain", "" if proc.returncode == 0 else "not trusted", "trusted",
@@ -197,8 +198,8 @@ def doctor(ctx, args):
     data = dict(ctx.plan(), _ctx=ctx)
     client, info, version = _engine(data)
     checks = [check_engine(data, info, version), check_colima(data), check_memory(data, info), check_disk(data),
-              check_ports(data, client), check_localhost(data)] + check_trust(data) + [
-        check_vault(data), check_clock(info), check_images(data, client)]
+              check_ports(data, client), check_localhost(data), *check_trust(data),
+              check_vault(data), check_clock(info), check_images(data, client)]
     if client:
         client.close()
     problems = [c for c in checks if not c["ok"]]

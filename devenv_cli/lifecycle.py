@@ -23,8 +23,8 @@ def _enable(ctx, components):
     plan = ctx.plan()
     unknown = sorted(set(components) - set(plan["plan"]))
     if unknown:
-        raise CliError("Unknown component(s): %s. Components: %s" % (", ".join(unknown), ", ".join(sorted(plan["plan"]))),
-                       USAGE)
+        raise CliError("Unknown component(s): %s. Components: %s"
+                       % (", ".join(unknown), ", ".join(sorted(plan["plan"]))), USAGE)
     overrides = copy.deepcopy(plan.get("overrides") or {})
     for name in components:
         overrides.setdefault(name, {})["enabled"] = True

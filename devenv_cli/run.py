@@ -89,7 +89,7 @@ def playbook(ctx, name, extra=None, quiet=False, log=None):
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
     except OSError as exc:
         raise CliError("Cannot run %s (%s). Install the requirements into this virtualenv: pip install -r "
-                       "requirements.txt -c constraints.txt -e ." % (argv[0], exc.strerror))
+                       "requirements.txt -c constraints.txt -e ." % (argv[0], exc.strerror)) from exc
     lines = []
     sink = open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") if log else None
     try:
@@ -152,7 +152,7 @@ def docker(ctx, *args, capture=False, check=True):
     if not binary:
         raise CliError("The docker CLI is not on PATH. Install it (macOS: brew install docker; Debian: apt-get install "
                        "docker.io) or put it on PATH.")
-    proc = subprocess.run([binary] + list(args), env=docker_env(ctx), text=True,
+    proc = subprocess.run([binary, *args], env=docker_env(ctx), text=True,
                           capture_output=capture, check=False)
     if check and proc.returncode != 0:
         raise CliError("docker %s failed (exit %s)%s" % (args[0], proc.returncode,
@@ -171,10 +171,10 @@ def vault_get(ctx, path, token=None, timeout=5):
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise CliError("Vault answered %s for %s. Is Vault unsealed and the secret written? Run devenv status; "
-                       "devenv up repairs it." % (exc.code, path.split("?")[0]))
+                       "devenv up repairs it." % (exc.code, path.split("?")[0])) from None
     except (urllib.error.URLError, OSError) as exc:
         raise CliError("Vault at %s does not answer (%s). Start it: devenv up"
-                       % (plan["vault_url"], getattr(exc, "reason", exc)))
+                       % (plan["vault_url"], getattr(exc, "reason", exc))) from exc
 
 
 def read_root_token(ctx):
@@ -184,7 +184,7 @@ def read_root_token(ctx):
             return handle.read().strip()
     except OSError as exc:
         raise CliError("Cannot read Vault's root token at %s (%s). It is written by the vault role: run devenv up; "
-                       "another location is set with devenv_vault_dir." % (path, exc.strerror))
+                       "another location is set with devenv_vault_dir." % (path, exc.strerror)) from exc
 
 
 def emit_json(data):

@@ -43,7 +43,7 @@ def _run(argv, sudo=False):
     if sudo and os.geteuid() != 0:
         if not shutil.which("sudo"):
             return 1, "needs root and there is no sudo: run it as root"
-        argv = ["sudo"] + argv
+        argv = ["sudo", *argv]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     except OSError as exc:

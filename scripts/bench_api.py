@@ -62,7 +62,7 @@ def wrk(url, host, args, script):
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", "%ds" % args.duration,
            "--timeout", "5s", "-s", script] + (["-H", "Host: " + host] if host else []) + [url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    line = [l for l in out.splitlines() if l.startswith("BENCH ")][0]
+    line = next(row for row in out.splitlines() if row.startswith("BENCH "))
     result = json.loads(line[6:])
     result["rps"] = round(result["requests"] / result["seconds"], 1)
     return result
@@ -112,8 +112,8 @@ def main():
         r["edge_share"] = round(r["rps"] / direct[r["route"]], 2)
         r["scaling"] = round(r["rps"] / one[r["route"]], 2) if r["via"] == "edge" and one.get(r["route"]) else None
         print("%-7s %-6s %8d %9.1f %8.1f %8.1f %8.1f %7d %7d %9.2f %9s" % (
-            r["route"], r["via"], r["replicas"], r["rps"], r["p50"], r["p95"], r["p99"], r["non2xx"], r["socket_errors"],
-            r["edge_share"], r["scaling"] if r["scaling"] is not None else "-"))
+            r["route"], r["via"], r["replicas"], r["rps"], r["p50"], r["p95"], r["p99"], r["non2xx"],
+            r["socket_errors"], r["edge_share"], r["scaling"] if r["scaling"] is not None else "-"))
     for replicas, usage in mem.items():
         print("memory with %d replica(s): %s" % (replicas, ", ".join("%s %s" % kv for kv in sorted(usage.items()))))
     print(json.dumps({"runs": runs, "memory": mem, "connections": args.connections, "duration_s": args.duration}))

@@ -19,7 +19,8 @@ Each line gives min/median/max seconds over the runs, the task results (ok + ski
 changed, and the number of module executions (every Python module process the run started, counted
 by a wrapper around the interpreter). The instance is removed at the end unless --keep.
 
-Usage: .venv/bin/python scripts/bench_converge.py [--runs 3] [--cold-runs 3] [--profile full --profile standard] [--keep]
+Usage: .venv/bin/python scripts/bench_converge.py [--runs 3] [--cold-runs 3] [--profile full --profile standard]
+                                                  [--keep]
 """
 import argparse
 import json
@@ -48,7 +49,7 @@ EXTRA = {
 
 
 def docker(*args):
-    return subprocess.run(["docker"] + list(args), capture_output=True, text=True, check=False).stdout.split()
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False).stdout.split()
 
 
 def destroy():

@@ -25,7 +25,7 @@ def main():
     parser.add_argument("extra", nargs="*", help="arguments for ansible-playbook (after --)")
     args = parser.parse_args()
     playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    argv = [playbook, os.path.join(ROOT, "playbooks", "status.yml")] + args.extra
+    argv = [playbook, os.path.join(ROOT, "playbooks", "status.yml"), *args.extra]
     env = dict(os.environ, ANSIBLE_CONFIG=os.environ.get("ANSIBLE_CONFIG", os.path.join(ROOT, "ansible.cfg")))
     subprocess.run(argv, cwd=ROOT, env=env, capture_output=True)  # warm-up (caches, page cache)
     times, codes = [], []

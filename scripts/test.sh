@@ -99,7 +99,7 @@ unit() {
   return $rc
 }
 
-lint() { ansible-lint --profile production -q; }
+lint() { ruff check . && ansible-lint --profile production -q; }
 
 build() {
   local out=$CACHE/build tmp

@@ -75,7 +75,7 @@ class BaoServer(object):
             try:
                 urllib.request.urlopen(self.url + "/v1/sys/seal-status", timeout=1).read()
                 return self
-            except Exception:  # noqa: BLE001 - any failure means: not up yet
+            except Exception:  # any failure means: not up yet
                 time.sleep(0.2)
         raise RuntimeError("bao server did not start: %s" % (self.workdir / "server.log").read_text()[-2000:])
 

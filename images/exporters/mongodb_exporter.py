@@ -68,7 +68,7 @@ def main(argv):
     host, _, port = args.listen.rpartition(":")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
+        def do_GET(self):  # http.server's name
             if self.path.split("?")[0] != args.path:
                 self.send_error(404)
                 return

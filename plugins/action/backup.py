@@ -32,7 +32,7 @@ def connect(settings):
     try:
         return dk.Engine(settings, timeout=300)
     except dk.EngineUnavailable as exc:
-        raise AnsibleActionFail(str(exc))
+        raise AnsibleActionFail(str(exc)) from None
 
 
 def collection_version(root):
@@ -113,8 +113,8 @@ class ActionModule(ActionBase):
                     keys = handle.read()
                 out.save("vault", {"Config": {}}, "vault_keys", "vault/keys.json", lambda h: h.write(keys))
             data = bk.manifest(os.path.basename(name), (settings.get("labels") or {}).get(
-                settings.get("label_prefix", "") + ".instance"), collection_version(settings.get("collection_root") or ""),
-                out.entries, args.get("vault_keys"))
+                settings.get("label_prefix", "") + ".instance"),
+                collection_version(settings.get("collection_root") or ""), out.entries, args.get("vault_keys"))
             atomic_write(os.path.join(part, bk.MANIFEST), json.dumps(data, indent=2, sort_keys=True).encode(), 0o600)
             directory = os.path.join(dest, name)
             os.rename(part, directory)

@@ -31,7 +31,8 @@ class ActionModule(ActionBase):
         try:
             wait = float(args.get("wait", 10))
         except (TypeError, ValueError):
-            raise AnsibleActionFail("devenv_run_lock_wait must be a number of seconds, got %r" % args.get("wait"))
+            raise AnsibleActionFail("devenv_run_lock_wait must be a number of seconds, got %r"
+                                    % args.get("wait")) from None
         # Workers are forked by the ansible-playbook process: it is the run the lock belongs to.
         owner = os.getppid()
         result.update(changed=False, path=path, pid=owner)
@@ -43,13 +44,13 @@ class ActionModule(ActionBase):
             [sys.executable, _runlock.__file__, path, str(owner), str(wait)], stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True, cwd="/",
             universal_newlines=True)
-        word, _, detail = (holder.stdout.readline() or "").strip().partition(" ")
+        word = (holder.stdout.readline() or "").strip().partition(" ")[0]
         holder.stdout.close()
         if word == "ok":
             # This run may change the instance: the fast path's record of the last complete run no longer holds.
             _fastpath.forget(os.path.dirname(path))
-            result.update(msg="Took the lock of instance '%s' for this run (ansible-playbook pid %d)." % (instance, owner),
-                          holder=_runlock.read_holder(path))
+            result.update(msg="Took the lock of instance '%s' for this run (ansible-playbook pid %d)."
+                              % (instance, owner), holder=_runlock.read_holder(path))
             return result
         holder.wait()
         if word == "busy":
@@ -60,5 +61,6 @@ class ActionModule(ActionBase):
                 % (instance, path, _runlock.describe(taken), taken.get("pid", "<pid>"), wait)))
             return result
         result.update(failed=True, msg="Could not take the lock %s of instance '%s' (the lock holder exited with %s). "
-                                       "Check that devenv_home is a writable directory." % (path, instance, holder.returncode))
+                                       "Check that devenv_home is a writable directory."
+                                       % (path, instance, holder.returncode))
         return result

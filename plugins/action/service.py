@@ -112,8 +112,8 @@ class ActionModule(ActionBase):
             known = self._remembered().get(upstream)
             fresh = known and (time.time() - known.get("at", 0)) < float(s["image_retry_hours"]) * 3600
             if fresh and not s["image_retry"]:
-                why.append("%s could not be pulled at %s (%s); not tried again until devenv_image_retry_hours=%s have passed, "
-                           "or run with -e devenv_image_retry=true"
+                why.append("%s could not be pulled at %s (%s); not tried again until devenv_image_retry_hours=%s "
+                           "have passed, or run with -e devenv_image_retry=true"
                            % (upstream, time.strftime("%Y-%m-%d %H:%M", time.localtime(known["at"])),
                               known.get("why", "?"), s["image_retry_hours"]))
             else:
@@ -142,10 +142,10 @@ class ActionModule(ActionBase):
                     raise _Fail("Building local images needs Linux, root and debootstrap (this is %s). Use "
                                 "devenv_image_source: upstream here, or build the images on a Linux machine and "
                                 "docker save / docker load them." % s["system"])
-                self._module("ansible.legacy.command", {"argv": ["env", "DOCKER_HOST=" + s["docker_host"],
-                                                                 os.path.join(s["collection_root"], "images", "base", "build.sh"),
-                                                                 s["base_tag"]] + ([s["debian_mirror"]] if s["debian_mirror"] else [])},
-                             task_vars)
+                build = ["env", "DOCKER_HOST=" + s["docker_host"],
+                         os.path.join(s["collection_root"], "images", "base", "build.sh"),
+                         s["base_tag"]] + ([s["debian_mirror"]] if s["debian_mirror"] else [])
+                self._module("ansible.legacy.command", {"argv": build}, task_vars)
                 self._actions.append("built %s" % s["base_tag"])
             labels = dict(s["labels"])
             labels[s["label_prefix"] + ".recipe"] = os.path.basename(recipe_dir.rstrip("/"))
@@ -168,7 +168,7 @@ class ActionModule(ActionBase):
         try:
             text = self._loader.get_text_file_contents(path)
         except Exception as exc:
-            raise _Fail("cannot read the template %s: %s" % (path, exc))
+            raise _Fail("cannot read the template %s: %s" % (path, exc)) from exc
         variables.update(template_path=template, template_fullpath=path, template_destpath=dest)
         templar = self._templar.copy_with_new_env(searchpath=[os.path.dirname(path)], available_variables=variables)
         out = templar.template(trust_as_template(text), escape_backslashes=False)
@@ -195,14 +195,15 @@ class ActionModule(ActionBase):
                             parts.append(handle.read())
                     except (IOError, OSError) as exc:
                         if not self._task.check_mode:
-                            raise _Fail("cannot read %s for %s: %s" % (src, item["dest"], exc.strerror))
+                            raise _Fail("cannot read %s for %s: %s" % (src, item["dest"], exc.strerror)) from exc
                         # Check mode: vault_access does not issue the certificate it would issue; the file differs.
                         parts.append(b"\0(not written yet)")
                 content = b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts) if len(parts) > 1 else parts[0]
             owner = int(item.get("owner", 0))
             files.append({"dest": item["dest"], "content": content, "mode": rc.file_mode(item.get("mode", "0644")),
                           "owner": owner, "group": int(item.get("group", owner)), "secret": bool(item.get("secret")),
-                          "template": "template" in item, "reload": item.get("reload") or spec.get("reload") or "restart",
+                          "template": "template" in item,
+                          "reload": item.get("reload") or spec.get("reload") or "restart",
                           "validate": item.get("validate")})
         return files
 
@@ -269,7 +270,7 @@ class ActionModule(ActionBase):
         try:
             self._engine = dk.Engine(self._settings, timeout=60)
         except dk.EngineUnavailable as exc:
-            raise AnsibleActionFail("%s: %s" % (self._component or "devenv_service", exc))
+            raise AnsibleActionFail("%s: %s" % (self._component or "devenv_service", exc)) from None
 
     def _wait_for(self, pending):
         """Wait for containers started earlier without waiting (wait=false), one after the other."""
@@ -314,7 +315,8 @@ class ActionModule(ActionBase):
         spec, entry = self._checked_args(args)
         self._modules, self._actions, self._wrote = [], [], False
         name = self._settings["container_prefix"] + self._component
-        result.update(changed=False, container=name, status="created" if self._settings.get("create_only") else "deployed",
+        result.update(changed=False, container=name,
+                      status="created" if self._settings.get("create_only") else "deployed",
                       modules=self._modules, actions=self._actions)
         self._connect()
         try:
@@ -322,7 +324,8 @@ class ActionModule(ActionBase):
         except _Fail as exc:
             if not self._modules and not self._wrote:
                 result["changed"] = False  # refused before anything was written (a file that failed its validate)
-            result.update(failed=True, msg="%s: %s" % (self._component, exc) if not str(exc).startswith(self._component) else str(exc))
+            result.update(failed=True, msg="%s: %s" % (self._component, exc)
+                          if not str(exc).startswith(self._component) else str(exc))
         except dk.DockerError as exc:
             result.update(failed=True, msg="%s: the Docker engine at %s answered: %s"
                                            % (self._component, self._settings["docker_host"], exc))

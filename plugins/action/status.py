@@ -73,7 +73,7 @@ class ActionModule(ActionBase):
 
     def _redis(self, name):
         try:
-            code, out, err = self._engine.exec_run(name, st.redis_info_argv(st.REDIS_CONF), "cluster info", timeout=10)
+            code, out, _ = self._engine.exec_run(name, st.redis_info_argv(st.REDIS_CONF), "cluster info", timeout=10)
         except dk.DockerError as exc:
             return {"error": "cluster info: %s" % exc}
         info = st.cluster_info(out.decode("utf-8", "replace"))
@@ -103,7 +103,7 @@ class ActionModule(ActionBase):
             return
         with ThreadPoolExecutor(min(16, len(targets))) as pool:
             answers = list(pool.map(lambda item: reach(item[1], ca_file and os.path.expanduser(ca_file)), targets))
-        for (extra, target), answer in zip(targets, answers):
+        for (extra, target), answer in zip(targets, answers, strict=True):
             problem = st.reach_problem(target, answer)
             if problem:
                 extra.setdefault("unreachable", []).append(problem)
@@ -121,7 +121,7 @@ class ActionModule(ActionBase):
         try:
             self._engine = dk.Engine(settings, timeout=30)
         except dk.EngineUnavailable as exc:
-            raise AnsibleActionFail(str(exc))
+            raise AnsibleActionFail(str(exc)) from None
         now = datetime.datetime.now(datetime.timezone.utc)
         rows, images, reachable = [], {}, []
         try:
@@ -150,7 +150,8 @@ class ActionModule(ActionBase):
                            create_only=component in create_only, extra=extra)
                     for component, container, image_id, extra in rows]
         except dk.DockerError as exc:
-            raise AnsibleActionFail("The Docker engine at %s answered: %s" % (settings.get("docker_host"), exc))
+            raise AnsibleActionFail("The Docker engine at %s answered: %s"
+                                    % (settings.get("docker_host"), exc)) from None
         finally:
             self._engine.close()
         disabled = sorted(c for c in plan if not plan[c].get("enabled", True))

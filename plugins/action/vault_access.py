@@ -146,14 +146,16 @@ class Access(object):
             body = {"role_id": cred["role_id"], "secret_id": cred["secret_id"]}
         except (ValueError, KeyError, TypeError):
             raise VaultError("%s is not an AppRole credential file (role_id, secret_id). Run the vault role again "
-                             "to rewrite it." % path)
+                             "to rewrite it." % path) from None
         self.api.client.token = None
         try:
-            auth = self.api.call("POST", "auth/approle/login", body, what="the AppRole login of %s" % service)[1]["auth"]
+            auth = self.api.call("POST", "auth/approle/login", body,
+                                 what="the AppRole login of %s" % service)[1]["auth"]
         except VaultError as exc:
             if exc.status is None:
                 raise
-            raise VaultError("%s. Run the vault role again: it renews a credential that no longer works." % exc)
+            raise VaultError("%s. Run the vault role again: it renews a credential that no longer works."
+                             % exc) from None
         self.api.client.token = auth["client_token"]
         self.tokens[service] = {"token": auth["client_token"],
                                 "expires": time.time() + int(auth.get("lease_duration") or 300)}
@@ -185,7 +187,7 @@ class Access(object):
     def certificate(self, request, tls_dir, renew_days=30):
         """Why a certificate was issued (or would be in check mode), else None; and whether a file was written."""
         os.makedirs(tls_dir, mode=0o700, exist_ok=True)
-        names = [request["common_name"]] + list(request.get("alt_names") or [])
+        names = [request["common_name"], *(request.get("alt_names") or [])]
         ips = list(request.get("ip_sans") or [])
         why = cert_needs_renewal(_read(os.path.join(tls_dir, "tls.crt")), names, ips, renew_days,
                                  issuer_pem=self.current_ca(), key_pem=_read(os.path.join(tls_dir, "tls.key")))

@@ -20,11 +20,13 @@ attributes:
     BACKUP = r"""
 options:
   plan:
-    description: The resolved registry (C(_devenv_plan)) - which components are enabled and, for a backup, each one's C(backup.method).
+    description: The resolved registry (C(_devenv_plan)) - which components are enabled and, for a backup, each one's
+      C(backup.method).
     type: dict
     required: true
   settings:
-    description: The devenv settings (C(_devenv_settings)) - C(docker_host), C(container_prefix), C(labels), C(health_timeout).
+    description: The devenv settings (C(_devenv_settings)) - C(docker_host), C(container_prefix), C(labels),
+      C(health_timeout).
     type: dict
     required: true
   vault_url:

@@ -29,7 +29,7 @@ def colima_profile(list_output, profile):
         try:
             entry = json.loads(line)
         except ValueError:
-            raise AnsibleFilterError("colima list --json printed a line that is not JSON: %r" % line[:200])
+            raise AnsibleFilterError("colima list --json printed a line that is not JSON: %r" % line[:200]) from None
         if entry.get("name") == profile:
             return entry
     return None
@@ -37,7 +37,7 @@ def colima_profile(list_output, profile):
 
 def _gib(value):
     try:
-        return int(round(float(value) / GIB))
+        return round(float(value) / GIB)
     except (TypeError, ValueError):
         return None
 
@@ -53,17 +53,18 @@ def colima_plan(current, wanted, apply=False):
         if current and _gib(current.get("disk")) and _gib(current["disk"]) > int(wanted["disk_gb"]):
             out["refuse"] = (
                 "Colima profile %s has a %d GiB disk and docker_host_colima_disk_gb asks for %d: Colima cannot shrink "
-                "a disk (the data would not fit). Set docker_host_colima_disk_gb: %d or more; only `colima delete -p %s` "
-                "(which loses every image, container and volume in the VM) gives a smaller one."
-                % (wanted["profile"], _gib(current["disk"]), int(wanted["disk_gb"]), _gib(current["disk"]), wanted["profile"]))
+                "a disk (the data would not fit). Set docker_host_colima_disk_gb: %d or more; only "
+                "`colima delete -p %s` (which loses every image, container and volume in the VM) gives a smaller one."
+                % (wanted["profile"], _gib(current["disk"]), int(wanted["disk_gb"]), _gib(current["disk"]),
+                   wanted["profile"]))
         return out
     have = {"cpus": current.get("cpus", current.get("cpu")), "memory_gb": _gib(current.get("memory")),
             "disk_gb": _gib(current.get("disk"))}
     if have["disk_gb"] is not None and have["disk_gb"] > int(wanted["disk_gb"]):
         out["refuse"] = (
-            "Colima profile %s runs with a %d GiB disk and docker_host_colima_disk_gb asks for %d: Colima cannot shrink a "
-            "disk. Set docker_host_colima_disk_gb: %d or more; only `colima delete -p %s` (which loses every image, "
-            "container and volume in the VM) gives a smaller one."
+            "Colima profile %s runs with a %d GiB disk and docker_host_colima_disk_gb asks for %d: Colima cannot "
+            "shrink a disk. Set docker_host_colima_disk_gb: %d or more; only `colima delete -p %s` (which loses every "
+            "image, container and volume in the VM) gives a smaller one."
             % (wanted["profile"], have["disk_gb"], int(wanted["disk_gb"]), have["disk_gb"], wanted["profile"]))
         return out
     for key, label in (("cpus", "cpus"), ("memory_gb", "memory GiB"), ("disk_gb", "disk GiB")):

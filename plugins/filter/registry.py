@@ -49,7 +49,7 @@ def _bool(value, where):
     try:
         return boolean(value, strict=True)
     except TypeError:
-        raise AnsibleFilterError("%s must be true or false, got %r" % (where, value))
+        raise AnsibleFilterError("%s must be true or false, got %r" % (where, value)) from None
 
 
 def _rebase(ip, base, target):
@@ -160,7 +160,8 @@ def _edge(component, entry):
     if edge is True:
         edge = {}
     if not isinstance(edge, dict):
-        raise AnsibleFilterError("devenv_components.%s.edge must be true or a dict ({hosts: [...]}), got %r" % (component, edge))
+        raise AnsibleFilterError("devenv_components.%s.edge must be true or a dict ({hosts: [...]}), got %r"
+                                 % (component, edge))
     hosts = edge.get("hosts") or []
     if not isinstance(hosts, list) or not all(isinstance(h, str) and h and "*" not in h for h in hosts):
         raise AnsibleFilterError(
@@ -213,7 +214,8 @@ def registry(components, overrides=None, subnet="172.20.0.0/16", design_subnet="
     try:
         return _registry(components, overrides, subnet, design_subnet, port_offset, cert_domain, profile)
     except AnsibleFilterError as exc:
-        raise AnsibleFilterError("Preflight found a problem in the component registry; nothing was changed: %s" % exc)
+        raise AnsibleFilterError("Preflight found a problem in the component registry; nothing was changed: %s"
+                                 % exc) from None
 
 
 def _registry(components, overrides, subnet, design_subnet, port_offset, cert_domain, profile=None):
@@ -240,12 +242,13 @@ def _registry(components, overrides, subnet, design_subnet, port_offset, cert_do
         target = ipaddress.ip_network(str(subnet), strict=False)
         base = ipaddress.ip_network(str(design_subnet), strict=False)
     except ValueError as exc:
-        raise AnsibleFilterError("devenv_network_subnet: %s" % exc)
+        raise AnsibleFilterError("devenv_network_subnet: %s" % exc) from None
     offset = int(port_offset or 0)
     if profile is not None and profile not in PROFILES:
-        raise AnsibleFilterError("devenv_profile is %r; use one of %s (minimal: vault, postgres, redis; standard adds "
-                                 "pgbouncer, mysql, mongodb, rabbitmq and the edge; core, the default, adds "
-                                 "observability; full adds forgejo and the reference apps)" % (profile, ", ".join(PROFILES)))
+        raise AnsibleFilterError("devenv_profile is %r; use one of %s (minimal: vault, postgres, redis; standard "
+                                 "adds pgbouncer, mysql, mongodb, rabbitmq and the edge; core, the default, adds "
+                                 "observability; full adds forgejo and the reference apps)"
+                                 % (profile, ", ".join(PROFILES)))
 
     plan = {}
     for name in sorted(set(components) | set(overrides)):
@@ -297,11 +300,13 @@ def _replicas(entry, subnet, cert_domain):
     except (TypeError, ValueError):
         count = 0
     if count < 1:
-        raise AnsibleFilterError("devenv_components.%s.replicas is %r; use a whole number >= 1" % (name, entry["replicas"]))
+        raise AnsibleFilterError("devenv_components.%s.replicas is %r; use a whole number >= 1"
+                                 % (name, entry["replicas"]))
     try:
         first = ipaddress.ip_address(str(entry.get("ip")))
     except ValueError:
-        raise AnsibleFilterError("devenv_components.%s.ip is %r; replicas need an address to count from" % (name, entry.get("ip")))
+        raise AnsibleFilterError("devenv_components.%s.ip is %r; replicas need an address to count from"
+                                 % (name, entry.get("ip"))) from None
     members = ["%s-%d" % (name, i) for i in range(1, count + 1)]
     out = {}
     for index, member in enumerate(members):

@@ -47,7 +47,7 @@ def recipe_hash(directories):
     try:
         return _recipe.recipe_hash(directories)
     except _recipe.RecipeError as exc:
-        raise AnsibleLookupError(str(exc))
+        raise AnsibleLookupError(str(exc)) from None
 
 
 class LookupModule(LookupBase):

@@ -91,7 +91,8 @@ _DROP_ASIDE = """DROP DATABASE IF EXISTS :"aside" WITH (FORCE);\n"""
 
 def pg_restore_aside(user, database, path):
     """Restore the dump at path into the new database <database>__restore (removed again when pg_restore fails)."""
-    return ["/bin/sh", "-c", "set -e\n" + _PSQL + " <<'SQL'\n" + _DROP_ASIDE + """SELECT format('CREATE DATABASE %I OWNER %I TEMPLATE template0', :'aside',
+    return ["/bin/sh", "-c", "set -e\n" + _PSQL + " <<'SQL'\n" + _DROP_ASIDE
+            + """SELECT format('CREATE DATABASE %I OWNER %I TEMPLATE template0', :'aside',
   coalesce((SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = :'db'), current_user)) \\gexec
 SQL
 if ! pg_restore -h "$1" -U "$2" -d "$3__restore" --exit-on-error "$4"; then
@@ -133,7 +134,7 @@ def mysql_dump(databases):
     """The SQL dump of the databases on stdout (streamed out; nothing is staged in the container)."""
     return ["/bin/sh", "-c", _mysql_tool(True)
             + ' --single-transaction --routines --events --triggers --add-drop-database --databases "$@"',
-            "sh"] + list(databases)
+            "sh", *databases]
 
 
 def mysql_restore(path):
@@ -159,8 +160,10 @@ MONGO_DUMP_DIR = WORK_DIR + "/dump"
 MONGO_SCRIPT = WORK_DIR + "/mongo_dump.py"
 # Prints the tool this container has: mongodump (with mongorestore), python (pymongo), or none.
 MONGO_TOOL = ["/bin/sh", "-c",
-              "if command -v mongodump >/dev/null 2>&1 && command -v mongorestore >/dev/null 2>&1; then echo mongodump; "
-              "elif command -v python3 >/dev/null 2>&1 && python3 -c 'import pymongo' >/dev/null 2>&1; then echo python; "
+              "if command -v mongodump >/dev/null 2>&1 && command -v mongorestore >/dev/null 2>&1; then "
+              "echo mongodump; "
+              "elif command -v python3 >/dev/null 2>&1 && python3 -c 'import pymongo' >/dev/null 2>&1; then "
+              "echo python; "
               "else echo none; fi"]
 
 _MONGO_TOOLS_CONF = (

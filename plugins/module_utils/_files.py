@@ -37,7 +37,7 @@ def atomic_open(path, mode=0o600, overwrite=True):
             raise FileError("Refusing to overwrite %s." % path)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
     except OSError as exc:
-        raise FileError("Cannot write %s: %s" % (path, exc.strerror or exc))
+        raise FileError("Cannot write %s: %s" % (path, exc.strerror or exc)) from exc
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
@@ -54,7 +54,7 @@ def atomic_open(path, mode=0o600, overwrite=True):
         if os.path.exists(tmp):
             os.unlink(tmp)
         if isinstance(exc, OSError):
-            raise FileError("Cannot write %s: %s" % (path, exc.strerror or exc))
+            raise FileError("Cannot write %s: %s" % (path, exc.strerror or exc)) from exc
         raise
 
 

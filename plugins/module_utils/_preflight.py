@@ -45,7 +45,8 @@ def check_network_settings(subnet, gateway):
     try:
         network = ipaddress.ip_network(str(subnet), strict=True)
     except ValueError as exc:
-        return ["devenv_network_subnet '%s' is not a valid network (%s). Use CIDR form such as 172.20.0.0/16." % (subnet, exc)], None
+        return ["devenv_network_subnet '%s' is not a valid network (%s). Use CIDR form such as 172.20.0.0/16."
+                % (subnet, exc)], None
     problems = []
     try:
         gw = ipaddress.ip_address(str(gateway))
@@ -53,8 +54,8 @@ def check_network_settings(subnet, gateway):
         return ["devenv_network_gateway '%s' is not an IP address. Use an address inside %s, such as %s." % (
             gateway, network, next(network.hosts()))], network
     if gw not in network or gw in (network.network_address, network.broadcast_address):
-        problems.append("devenv_network_gateway %s is not a usable address of devenv_network_subnet %s. Use one such as %s." % (
-            gw, network, next(network.hosts())))
+        problems.append("devenv_network_gateway %s is not a usable address of devenv_network_subnet %s. "
+                        "Use one such as %s." % (gw, network, next(network.hosts())))
     return problems, network
 
 
@@ -77,7 +78,8 @@ def check_plan(components, network, gateway):
             try:
                 ip = ipaddress.ip_address(str(raw_ip))
             except ValueError:
-                problems.append("Component '%s' has IP '%s', which is not an IP address. Fix %s.ip." % (name, raw_ip, where))
+                problems.append("Component '%s' has IP '%s', which is not an IP address. Fix %s.ip."
+                                % (name, raw_ip, where))
                 ip = None
             if ip is not None and network is not None:
                 if ip not in network:
@@ -98,11 +100,12 @@ def check_plan(components, network, gateway):
         for port_name, host, container in published_ports(spec):
             label = "%s.ports.%s" % (where, port_name)
             if not isinstance(host, int) or isinstance(host, bool) or not 1 <= host <= 65535:
-                problems.append("Component '%s' publishes host port '%s', not a port number (1-65535). Fix %s.host." % (name, host, label))
+                problems.append("Component '%s' publishes host port '%s', not a port number (1-65535). Fix %s.host."
+                                % (name, host, label))
                 continue
             if not isinstance(container, int) or isinstance(container, bool) or not 1 <= container <= 65535:
-                problems.append("Component '%s' port '%s' has container port '%s', not a port number. Fix %s.container." % (
-                    name, port_name, container, label))
+                problems.append("Component '%s' port '%s' has container port '%s', not a port number. "
+                                "Fix %s.container." % (name, port_name, container, label))
             if host in seen_ports:
                 problems.append(
                     "Host port %s is published twice: by %s and by %s. Move one with %s.host."
@@ -138,13 +141,14 @@ def check_networks(networks, network_name, network, label_prefix, instance):
         if name == network_name:
             if not ours:
                 problems.append(
-                    "A Docker network named '%s' exists but was not created by colima_services.devenv (no ownership label). "
-                    "Remove it (docker network rm %s) after stopping its containers, or choose another devenv_network_name."
-                    % (name, name))
+                    "A Docker network named '%s' exists but was not created by colima_services.devenv (no ownership "
+                    "label). Remove it (docker network rm %s) after stopping its containers, or choose another "
+                    "devenv_network_name." % (name, name))
             elif subnets and network not in subnets:
                 problems.append(
-                    "Our network '%s' exists with subnet %s, not devenv_network_subnet %s. Changing the subnet needs the network "
-                    "recreated: remove the dev containers and the network, or set devenv_network_subnet back to %s."
+                    "Our network '%s' exists with subnet %s, not devenv_network_subnet %s. Changing the subnet needs "
+                    "the network recreated: remove the dev containers and the network, or set devenv_network_subnet "
+                    "back to %s."
                     % (name, ", ".join(str(s) for s in subnets), network, subnets[0]))
             continue
         for other in subnets:
@@ -175,7 +179,8 @@ def check_containers(containers, components, check, network_name, container_pref
         if existing is not None and not is_ours(existing, label_prefix, instance):
             problems.append(
                 "A container named '%s' exists but is not managed by colima_services.devenv (instance '%s'). "
-                "Remove it (docker rm -f %s) or set devenv_container_prefix to another prefix." % (cname, instance, cname))
+                "Remove it (docker rm -f %s) or set devenv_container_prefix to another prefix."
+                % (cname, instance, cname))
         for other in containers or []:
             other_name = _container_name(other)
             if other_name == cname:
@@ -380,9 +385,10 @@ def ephemeral_warnings(components, check, port_range):
         for port_name, host, _container in published_ports(wanted.get(name)):
             if isinstance(host, int) and not isinstance(host, bool) and first <= host <= last:
                 warnings.append(
-                    "Host port %s for %s/%s lies in this machine's ephemeral port range (%d-%d), from which the system "
-                    "picks the source ports of outgoing connections: while a connection holds it, Docker cannot publish "
-                    "it and the container fails to start. A port below %d avoids that: set %s.%s.ports.%s.host "
+                    "Host port %s for %s/%s lies in this machine's ephemeral port range (%d-%d), from which the "
+                    "system picks the source ports of outgoing connections: while a connection holds it, Docker "
+                    "cannot publish it and the container fails to start. A port below %d avoids that: set "
+                    "%s.%s.ports.%s.host "
                     "(or a smaller devenv_host_port_offset)." % (
                         host, name, port_name, first, last, first, OVERRIDE_HINT, name, port_name))
     return warnings
@@ -461,7 +467,7 @@ _SECRET_WORDS = ("password", "secret", "token", "key")
 
 
 def _where(name, *fields):
-    return ".".join((OVERRIDE_HINT, name) + fields)
+    return ".".join((OVERRIDE_HINT, name, *fields))
 
 
 def memory_estimate(value):
@@ -504,7 +510,7 @@ def _cycle(components, start):
 
     def visit(name):
         if name in on_path:
-            return path[path.index(name):] + [name]
+            return [*path[path.index(name):], name]
         if name in done or name not in components:
             return None
         path.append(name)
@@ -536,7 +542,8 @@ def check_dependencies(components):
         for dep in _depends_on(spec):
             if dep in (components or {}) and dep not in wanted:
                 problems.append("Component '%s' depends on '%s', which is disabled. Enable it (%s: true) or disable "
-                                "'%s' (%s: false)." % (name, dep, _where(dep, "enabled"), name, _where(name, "enabled")))
+                                "'%s' (%s: false)."
+                                % (name, dep, _where(dep, "enabled"), name, _where(name, "enabled")))
     return problems
 
 
@@ -595,8 +602,8 @@ def check_given_secrets(components):
         generate = list(vault.get("generate") or [])
         for field, value in sorted((vault.get("data") or {}).items()):
             if _is_secret_field(field, generate) and (value is None or (isinstance(value, str) and not value.strip())):
-                problems.append("%s is empty. Remove it, so that a value is generated once and kept in Vault, or give a "
-                                "non-empty value." % _where(name, "vault", "data", field))
+                problems.append("%s is empty. Remove it, so that a value is generated once and kept in Vault, or "
+                                "give a non-empty value." % _where(name, "vault", "data", field))
     return problems
 
 
@@ -652,8 +659,9 @@ def vault_dir_problems(vault_dir, instance, marker):
     """Vault's directory is not marked for another instance (two instances must never share Vault's keys)."""
     if marker is None or marker == instance:
         return []
-    return ["devenv_vault_dir %s holds the Vault keys of instance '%s' (its %s file says so), not of instance '%s'. Two "
-            "instances must not share Vault's keys: set devenv_vault_dir to a directory of this instance's own (or "
+    return ["devenv_vault_dir %s holds the Vault keys of instance '%s' (its %s file says so), not of instance "
+            "'%s'. Two instances must not share Vault's keys: set devenv_vault_dir to a directory of this instance's "
+            "own (or "
             "leave it unset: instances other than default get <devenv_home>/vault)." % (
                 vault_dir, marker, VAULT_MARKER, instance)]
 
@@ -669,11 +677,12 @@ def removal_problems(path, variable, user_home, allowed, strict_roots, instance=
     if real not in [_real(p) for p in allowed] and not any(
             real != _real(root) and _inside(real, _real(root)) for root in strict_roots):
         return ["%s is %s, outside this instance's own directories (%s): a reset removes nothing there. Nothing was "
-                "changed. Remove it by hand if it is this instance's, or run the reset without the option that removes it."
+                "changed. Remove it by hand if it is this instance's, or run the reset without the option that "
+                "removes it."
                 % (variable, path, ", ".join(list(allowed) + ["inside " + r for r in strict_roots]))]
     if needs_marker and marker != instance:
-        whose = ("was not marked by a converge of instance '%s' (no %s file)" % (instance, VAULT_MARKER) if marker is None
-                 else "belongs to instance '%s' (its %s file says so)" % (marker, VAULT_MARKER))
+        whose = ("was not marked by a converge of instance '%s' (no %s file)" % (instance, VAULT_MARKER)
+                 if marker is None else "belongs to instance '%s' (its %s file says so)" % (marker, VAULT_MARKER))
         return ["%s %s %s: a reset removes only a directory it made. Nothing was changed. Remove it by hand if it is "
                 "this instance's (a converge of this instance marks it)." % (variable, path, whose)]
     return []
@@ -687,9 +696,9 @@ def legacy_vault_warnings(vault_dir, instance, user_home):
         return []
     if read_marker(legacy) not in (None, instance):
         return []
-    return ["devenv_vault_dir of instance '%s' is now %s (one per instance), which does not exist yet, while %s, the "
-            "directory all instances shared before, does. If this instance's Vault was initialised with the keys there, "
-            "set devenv_vault_dir: %s for it before the vault role runs; if not, ignore this." % (
+    return ["devenv_vault_dir of instance '%s' is now %s (one per instance), which does not exist yet, while %s, "
+            "the directory all instances shared before, does. If this instance's Vault was initialised with the keys "
+            "there, set devenv_vault_dir: %s for it before the vault role runs; if not, ignore this." % (
                 instance, vault_dir, legacy, legacy)]
 
 
@@ -720,8 +729,8 @@ def check_dynamic_range(components, network, ip_range):
     try:
         dynamic = ipaddress.ip_network(str(ip_range), strict=True)
     except ValueError as exc:
-        return ["devenv_network_ip_range '%s' is not a valid network (%s). Use a CIDR range inside devenv_network_subnet "
-                "%s, or leave it empty for its last eighth." % (ip_range, exc, network)]
+        return ["devenv_network_ip_range '%s' is not a valid network (%s). Use a CIDR range inside "
+                "devenv_network_subnet %s, or leave it empty for its last eighth." % (ip_range, exc, network)]
     if dynamic.version != network.version or not dynamic.subnet_of(network):
         return ["devenv_network_ip_range %s is not inside devenv_network_subnet %s. Use a range inside it, or leave it "
                 "empty for its last eighth." % (dynamic, network)]
@@ -733,8 +742,8 @@ def check_dynamic_range(components, network, ip_range):
             continue  # check_plan names it
         if ip in dynamic:
             problems.append(
-                "Component '%s' has IP %s, inside Docker's dynamic range devenv_network_ip_range %s, where Docker gives "
-                "addresses to containers started without one. Set %s.%s.ip to an address outside it, or move the "
+                "Component '%s' has IP %s, inside Docker's dynamic range devenv_network_ip_range %s, where Docker "
+                "gives addresses to containers started without one. Set %s.%s.ip to an address outside it, or move the "
                 "range with devenv_network_ip_range." % (name, ip, dynamic, OVERRIDE_HINT, name))
     return problems
 
@@ -746,9 +755,9 @@ def network_range_warnings(networks, network_name, label_prefix, instance):
             continue
         configs = (net.get("IPAM") or {}).get("Config") or []
         if configs and not any(cfg.get("IPRange") for cfg in configs):
-            return ["Network '%s' has no dynamic range (it was created before this release): a container you start with "
-                    "--network %s and no --ip can take an address of the registry, and the next converge cannot start "
-                    "that component. Docker cannot add the range to an existing network: reset the instance "
+            return ["Network '%s' has no dynamic range (it was created before this release): a container you start "
+                    "with --network %s and no --ip can take an address of the registry, and the next converge cannot "
+                    "start that component. Docker cannot add the range to an existing network: reset the instance "
                     "(playbooks/reset.yml, which keeps the volumes) and converge again to recreate the network with it."
                     % (network_name, network_name)]
     return []

@@ -55,7 +55,8 @@ def bind_mount(bind):
 
 
 SPEC_FIELDS = ("component", "image", "recipe", "hostname", "aliases", "command", "entrypoint", "user", "env",
-               "capabilities", "cap_drop", "pid_mode", "init", "volumes", "binds", "files", "tls", "healthcheck", "ready", "reload")
+               "capabilities", "cap_drop", "pid_mode", "init", "volumes", "binds", "files", "tls", "healthcheck",
+               "ready", "reload")
 TLS_FIELDS = ("enabled", "dest", "owner", "group", "key_mode", "cert_mode", "ca_mode", "cert_owned", "ca", "combined")
 
 
@@ -99,7 +100,8 @@ def check_spec(spec):
         else:
             unknown = sorted(set(tls) - set(TLS_FIELDS))
             if unknown:
-                problems.append("tls has unknown field(s) %s; the fields are %s" % (", ".join(unknown), ", ".join(TLS_FIELDS)))
+                problems.append("tls has unknown field(s) %s; the fields are %s"
+                                % (", ".join(unknown), ", ".join(TLS_FIELDS)))
     return problems
 
 
@@ -117,10 +119,10 @@ def container_options(spec, entry, settings):
         "hostname": spec.get("hostname") or component,
         "labels": labels,
         "networks": [{"name": settings["network_name"], "ipv4_address": entry["ip"],
-                      "aliases": [component] + list(spec.get("aliases") or [])}],
+                      "aliases": [component, *(spec.get("aliases") or [])]}],
         "network_mode": settings["network_name"],
-        "published_ports": [port_spec(p, settings["bind_address"]) for _, p in sorted((entry.get("ports") or {}).items())
-                            if p.get("host")],
+        "published_ports": [port_spec(p, settings["bind_address"])
+                            for _, p in sorted((entry.get("ports") or {}).items()) if p.get("host")],
         "mounts": [volume_mount(v, settings["volume_prefix"]) for v in spec.get("volumes") or []]
                   + [bind_mount(b) for b in spec.get("binds") or []],
         "restart_policy": "unless-stopped",

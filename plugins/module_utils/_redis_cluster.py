@@ -70,7 +70,7 @@ def even_split(masters):
     per = SLOTS / float(masters)
     out, first, cursor = [], 0, 0.0
     for i in range(masters):
-        last = int(round(cursor + per - 1))
+        last = round(cursor + per - 1)
         if last > SLOTS - 1 or i == masters - 1:
             last = SLOTS - 1
         out.append((first, last))
@@ -128,7 +128,7 @@ def is_formed(views, ours, masters_wanted, replicas):
         followers = [n for n in any_view.values() if n["master_id"] == master["id"]]
         if len(followers) != replicas:
             return False
-    for node_id, view in views.items():
+    for view in views.values():
         if view["role"] == "slave" and not view["link_up"]:
             return False
     return True
@@ -152,7 +152,7 @@ def plan_slots(nodes, master_ids):
     if not free:
         return {}
     if len(free) == SLOTS:
-        return dict((m, [r]) for m, r in zip(master_ids, even_split(len(master_ids))))
+        return dict((m, [r]) for m, r in zip(master_ids, even_split(len(master_ids)), strict=True))
     counts = dict((m, slot_count(nodes.get(m, {}).get("slots", []))) for m in master_ids)
     plan = {}
     for run in to_ranges(free):

@@ -108,7 +108,7 @@ def atomic_write(path, content, mode=0o600, overwrite=True):
     try:
         _files.atomic_write(path, content, mode=mode, overwrite=overwrite)
     except _files.FileError as exc:
-        raise VaultError(str(exc))
+        raise VaultError(str(exc)) from None
 
 
 class ReservedFile(object):
@@ -136,7 +136,7 @@ class ReservedFile(object):
             os.fsync(self.fd)
         except (OSError, IOError) as exc:
             self.abort()
-            raise VaultError("Cannot write %s: %s." % (self.path, exc.strerror or exc))
+            raise VaultError("Cannot write %s: %s." % (self.path, exc.strerror or exc)) from exc
 
     def _allocate(self, size):
         """Hold the space: posix_fallocate where the platform and file system have it, else write it out."""
@@ -175,7 +175,7 @@ class ReservedFile(object):
                 os.close(dir_fd)
         except (OSError, IOError) as exc:
             raise VaultError("Cannot move %s into place as %s (%s). It holds the content: rename it to %s now."
-                             % (self.tmp, self.path, exc.strerror or exc, self.path))
+                             % (self.tmp, self.path, exc.strerror or exc, self.path)) from exc
 
     def abort(self):
         if self.fd is not None:
@@ -216,9 +216,9 @@ class VaultApi(object):
             raise VaultError(
                 "TLS verification failed talking to %s (%s). Set ca_cert to the CA that signed Vault's "
                 "certificate." % (self.url, what)
-            )
+            ) from None
         except requests.exceptions.RequestException as exc:
-            raise VaultError("Cannot reach Vault at %s (%s): %s" % (self.url, what, type(exc).__name__))
+            raise VaultError("Cannot reach Vault at %s (%s): %s" % (self.url, what, type(exc).__name__)) from None
         if isinstance(response, dict):
             return 200, response
         status = response.status_code
@@ -266,7 +266,7 @@ class VaultApi(object):
                 last = "HTTP %s" % status
             except requests.exceptions.SSLError:
                 raise VaultError("TLS verification failed talking to %s. Set ca_cert to the CA that signed "
-                                 "Vault's certificate, or use http:// for a listener without TLS." % self.url)
+                                 "Vault's certificate, or use http:// for a listener without TLS." % self.url) from None
             except requests.exceptions.RequestException as exc:
                 last = type(exc).__name__
             if time.time() >= deadline:

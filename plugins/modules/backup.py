@@ -23,11 +23,11 @@ description:
     O(vault_dir) (the OpenBao flavor uses raft storage). When C(sys/storage/raft/configuration) answers that raft
     storage is not in use (the HashiCorp Vault flavor, file storage), Vault's volume is copied instead, as by
     C(volume_tar) (manifest method C(volume_tar), C(storage=file)); any other answer fails the backup.
-  - C(pg_dump) - C(pg_dump -Fc) (streamed out of the container, nothing staged in it) of every database but C(postgres) and the templates, over the container's local
-    socket (trust inside the container); one artefact per database.
-  - C(mysqldump) - C(mariadb-dump) (else C(mysqldump), streamed out of the container) C(--single-transaction --routines --events --triggers
-    --add-drop-database) of every database but the server's own, reading root's password from the container's 0600
-    option file (C(--defaults-extra-file)).
+  - C(pg_dump) - C(pg_dump -Fc) (streamed out of the container, nothing staged in it) of every database but C(postgres)
+    and the templates, over the container's local socket (trust inside the container); one artefact per database.
+  - C(mysqldump) - C(mariadb-dump) (else C(mysqldump), streamed out of the container)
+    C(--single-transaction --routines --events --triggers --add-drop-database) of every database but the server's own,
+    reading root's password from the container's 0600 option file (C(--defaults-extra-file)).
   - C(redis_rdb) - per master node, C(BGSAVE) (retried while an AOF rewrite runs), waits for it, checks
     C(rdb_last_bgsave_status:ok), copies the RDB; replicas are skipped (one RDB per master). The password is read from
     the node's config file inside the container into the environment of that shell only.

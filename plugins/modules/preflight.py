@@ -85,7 +85,8 @@ options:
     type: int
     default: 512
   networks:
-    description: The engine's networks, as returned by M(community.docker.docker_host_info) with O(community.docker.docker_host_info#module:verbose_output=true).
+    description: The engine's networks, as returned by M(community.docker.docker_host_info) with
+      O(community.docker.docker_host_info#module:verbose_output=true).
     type: list
     elements: dict
     default: []

@@ -155,8 +155,8 @@ class Node(object):
         chost, self.cluster_port = split_address(cluster)
         try:
             self.cluster_ip = socket.gethostbyname(chost)
-        except socket.error:
-            raise rc.ClusterError("Cannot resolve %s (cluster_address of %s)." % (chost, self.address))
+        except socket.error as exc:
+            raise rc.ClusterError("Cannot resolve %s (cluster_address of %s)." % (chost, self.address)) from exc
         kwargs = dict(host=self.host, port=self.port, password=params["password"] or None,
                       socket_timeout=5, socket_connect_timeout=3, decode_responses=True)
         if params["tls"]:
@@ -170,13 +170,13 @@ class Node(object):
         try:
             return self.client.execute_command(*args)
         except redis.AuthenticationError:
-            raise rc.ClusterError("%s refused the password (wrong password, or none set)." % self.address)
+            raise rc.ClusterError("%s refused the password (wrong password, or none set)." % self.address) from None
         except redis.ResponseError as exc:
             if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
-                raise rc.ClusterError("%s refused the password (wrong password, or none set)." % self.address)
+                raise rc.ClusterError("%s refused the password (wrong password, or none set)." % self.address) from None
             raise
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise rc.ClusterError("%s did not answer (%s)." % (self.address, type(exc).__name__))
+            raise rc.ClusterError("%s did not answer (%s)." % (self.address, type(exc).__name__)) from exc
 
     def info(self, section):
         return self.client.info(section)
@@ -216,7 +216,8 @@ class Cluster(object):
         """Node IDs (a hard reset gives a node a new one), versions, and the cluster-mode check."""
         for node in self.nodes:
             if str(node.info("cluster").get("cluster_enabled")) != "1":
-                raise rc.ClusterError("%s runs without cluster mode: set `cluster-enabled yes` in its config." % node.address)
+                raise rc.ClusterError("%s runs without cluster mode: set `cluster-enabled yes` in its config."
+                                      % node.address)
             node.id = node.call("CLUSTER", "MYID")
             server = node.info("server")
             node.version = tuple(int(x) for x in str(server.get("redis_version", "0")).split(".")[:2])
@@ -279,7 +280,8 @@ class Cluster(object):
                  and not views[n.id]["nodes"].get(n.id, {}).get("slots")]
         if len(fresh) == len(self.nodes):
             for epoch, node in enumerate(self.nodes, 1):
-                self.act("set config epoch %d on %s" % (epoch, node.address), node, "CLUSTER", "SET-CONFIG-EPOCH", epoch)
+                self.act("set config epoch %d on %s" % (epoch, node.address), node,
+                         "CLUSTER", "SET-CONFIG-EPOCH", epoch)
         for node in self.nodes[1:]:
             if node.id not in known:
                 self.act("meet %s at %s:%d (bus %d)" % (node.address, node.cluster_ip, node.cluster_port,
@@ -295,7 +297,8 @@ class Cluster(object):
             if test(views):
                 return views
             if time.time() >= deadline:
-                raise rc.ClusterError("Timed out after %s s waiting for %s: %s" % (self.p["timeout"], what, detail(views)))
+                raise rc.ClusterError("Timed out after %s s waiting for %s: %s"
+                                      % (self.p["timeout"], what, detail(views)))
             time.sleep(0.3)
 
     def agreement_detail(self, views):
@@ -346,7 +349,8 @@ class Cluster(object):
                     break
                 except redis.ResponseError as exc:
                     if "Unknown node" not in str(exc) or time.time() >= deadline:
-                        raise rc.ClusterError("%s cannot replicate %s: %s" % (node.address, master.address, exc))
+                        raise rc.ClusterError("%s cannot replicate %s: %s"
+                                              % (node.address, master.address, exc)) from exc
                     time.sleep(0.3)
 
     def healthy(self, views):
@@ -372,8 +376,8 @@ class Cluster(object):
         p = self.p
         wanted_masters = len(self.nodes) // (p["replicas"] + 1)
         if len(self.nodes) < 3 * (p["replicas"] + 1):
-            raise rc.ClusterError("%d nodes cannot make a cluster with %d replica(s) per master: at least %d are needed."
-                                  % (len(self.nodes), p["replicas"], 3 * (p["replicas"] + 1)))
+            raise rc.ClusterError("%d nodes cannot make a cluster with %d replica(s) per master: at least %d are "
+                                  "needed." % (len(self.nodes), p["replicas"], 3 * (p["replicas"] + 1)))
         self.wait_for_nodes()
         ours = set(n.id for n in self.nodes)
         views = self.views()
@@ -414,12 +418,14 @@ class Cluster(object):
             self.assign_slots(anchor_view, masters)
         views = self.wait("every node to see all 16384 slots",
                           lambda v: all(not rc.unowned_slots(x["nodes"]) for x in v.values()),
-                          lambda v: "; ".join("%s sees %d unowned slots" % (n.address, len(rc.unowned_slots(v[n.id]["nodes"])))
+                          lambda v: "; ".join("%s sees %d unowned slots"
+                                              % (n.address, len(rc.unowned_slots(v[n.id]["nodes"])))
                                               for n in self.nodes)) or views
         anchor_view = views[self.nodes[0].id]["nodes"]
         plan = rc.plan_replicas(anchor_view, order, masters, p["replicas"], lambda i: self.by_id(i).cluster_ip)
         self.replicate(plan)
-        views = self.wait("cluster_state:ok on every node and replicas in sync", self.healthy, self.health_detail) or views
+        views = self.wait("cluster_state:ok on every node and replicas in sync", self.healthy,
+                          self.health_detail) or views
         return self.result(state, views, stale)
 
     def result(self, state, views, stale):
@@ -457,7 +463,8 @@ def main():
     except rc.ClusterError as exc:
         module.fail_json(msg=str(exc))
     except redis.RedisError as exc:
-        module.fail_json(msg="Redis error: %s: %s" % (type(exc).__name__, str(exc).replace(module.params["password"] or "\0", "********")))
+        module.fail_json(msg="Redis error: %s: %s"
+                         % (type(exc).__name__, str(exc).replace(module.params["password"] or "\0", "********")))
     module.exit_json(**result)
 
 

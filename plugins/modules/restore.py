@@ -42,7 +42,8 @@ description:
     container (the same image's C(/bin/sh), as root, no network, labelled like the environment's containers), the tar
     written back through the archive endpoint (owners and modes as they were), the container started and waited for
     until healthy; nothing written after the backup stays. The image needs C(/bin/sh); this is checked first.
-  - C(vault_keys) (a copy of C(keys.json)) is never written over the live keys; copy it back by hand if the keys are lost.
+  - C(vault_keys) (a copy of C(keys.json)) is never written over the live keys; copy it back by hand if the keys are
+    lost.
 author:
   - colima_services.devenv maintainers
 extends_documentation_fragment:

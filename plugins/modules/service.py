@@ -103,22 +103,22 @@ options:
         elements: dict
         default: []
         description:
-        - Config files rendered from templates and copied into the container (no bind mount, so the owner and mode inside
-          the container are exact, on Colima too).
+        - Config files rendered from templates and copied into the container (no bind mount, so the owner and mode
+          inside the container are exact, on Colima too).
         - Each has C(template) (relative to the calling role's C(templates/), or absolute) or C(src) (a host file copied
           as it is, for example a TLS file from C(vault_access)), C(dest) (absolute path in the container; a directory
           the image lacks is created, root-owned, mode 0755), C(validate) (a command run in the running container
           on the new file, staged next to it, before it replaces the one in use - C([promtool, check, config, "%s"]);
-          a failure leaves the file in use unchanged and fails the step with the tool's output), C(mode), C(owner), C(group) (numeric) and C(secret) (hide it from the output). Host
-          copies are mode 0600.
+          a failure leaves the file in use unchanged and fails the step with the tool's output), C(mode), C(owner),
+          C(group) (numeric) and C(secret) (hide it from the output). Host copies are mode 0600.
       healthcheck:
         type: dict
         description: Docker healthcheck (C(test), C(interval), C(timeout), C(retries), C(start_period)).
       tls:
         type: dict
         description:
-        - The service's TLS files from C(vault_access), copied in with the others. C(dest) is a path prefix (C(/usr/local/etc/postgres-)
-          gives C(postgres-tls.crt), C(postgres-tls.key), C(postgres-ca.crt)).
+        - The service's TLS files from C(vault_access), copied in with the others. C(dest) is a path prefix
+          (C(/usr/local/etc/postgres-) gives C(postgres-tls.crt), C(postgres-tls.key), C(postgres-ca.crt)).
         - C(enabled) (default true), C(owner)/C(group) of the key, C(key_mode) (0600), C(cert_mode) (0644), C(ca_mode)
           (0644), C(cert_owned) (the certificate owned like the key), C(ca) (default true), C(combined) (one C(tls.pem)
           with key and chain instead of the certificate and key).
@@ -126,10 +126,11 @@ options:
         type: str
         default: restart
         description:
-        - What happens when only files changed (same container) - C(restart) the container, C(watch) nothing (the service
-          watches its files, as Traefik's file provider does), or a signal name sent to the container (C(SIGHUP)).
-        - A file may set its own C(reload) (Traefik's static config needs C(restart)); the strongest one among the changed
-          files wins - C(restart), then a signal, then C(watch).
+        - What happens when only files changed (same container) - C(restart) the container, C(watch) nothing (the
+          service watches its files, as Traefik's file provider does), or a signal name sent to the container
+          (C(SIGHUP)).
+        - A file may set its own C(reload) (Traefik's static config needs C(restart)); the strongest one among the
+          changed files wins - C(restart), then a signal, then C(watch).
         - A new or recreated container is started either way.
       ready:
         type: str
@@ -138,8 +139,8 @@ options:
         - running
         default: healthy
         description:
-        - What to wait for before the role goes on. C(running) is for a service that the role itself must bring to health
-          after start (Vault can be healthy only once the role has unsealed it).
+        - What to wait for before the role goes on. C(running) is for a service that the role itself must bring to
+          health after start (Vault can be healthy only once the role has unsealed it).
   entry:
     description: The component's resolved registry entry (C(ip), C(ports), C(memory_limit_mb), C(cpus)).
     type: dict
@@ -149,8 +150,8 @@ options:
       - Shared settings, as the C(init) entry point resolves them in C(_devenv_settings) - C(docker_host),
         C(container_prefix), C(volume_prefix), C(network_name), C(bind_address), C(labels), C(label_prefix), C(home),
         C(image_source), C(image_retry), C(image_retry_hours), C(local_image_prefix), C(collection_root), C(base_tag),
-        C(debian_mirror), C(system), C(health_timeout), C(log_lines), C(require_all), C(create_only), and C(tls_dir) (default C(<home>/services/<component>), where
-        C(vault_access) writes the TLS files).
+        C(debian_mirror), C(system), C(health_timeout), C(log_lines), C(require_all), C(create_only), and C(tls_dir)
+        (default C(<home>/services/<component>), where C(vault_access) writes the TLS files).
     type: dict
     required: true
   template_dir:

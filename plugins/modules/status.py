@@ -25,7 +25,8 @@ description:
   - While Docker still says C(starting) (it runs its first check one interval after a start), the container's own
     healthcheck is run once through C(docker exec); the component counts as healthy when it passes.
   - Fails, naming each one and why, when an enabled component is not healthy - no container, not running, unhealthy,
-    Vault sealed, Redis C(cluster_state) not C(ok). Components in O(create_only) are healthy when their container exists.
+    Vault sealed, Redis C(cluster_state) not C(ok). Components in O(create_only) are healthy when their container
+    exists.
   - Changes nothing; C(changed) is always false.
 author:
   - colima_services.devenv maintainers

@@ -19,8 +19,8 @@ description:
   - The login happens once per service and run - the token comes back in RV(tokens) and is reused by the next call
     while it is valid (the C(vault_access) entry point keeps it in C(_devenv_vault_tokens)).
   - With O(cert), issues a certificate through the service's certificate role only when the one in O(tls_dir) is
-    missing, expires within O(renew_days), or names other names or IPs than the wanted ones; writes C(tls.key), C(tls.crt) (certificate
-    and intermediate) and C(ca.crt) (root CA) there, mode 0600, atomically.
+    missing, expires within O(renew_days), or names other names or IPs than the wanted ones; writes C(tls.key),
+    C(tls.crt) (certificate and intermediate) and C(ca.crt) (root CA) there, mode 0600, atomically.
   - The result holds secrets, so it is always hidden (no_log). Error messages name files and services, never a secret.
 author:
   - colima_services.devenv maintainers

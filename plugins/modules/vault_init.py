@@ -123,7 +123,7 @@ def load_keys(path):
         raise VaultError(
             "The keys file %s is not Vault init output (a JSON object with a keys_base64 list). "
             "Restore it from your backup." % path
-        )
+        ) from None
     return keys
 
 
@@ -146,7 +146,7 @@ def reserve_files(keys_file, token_file):
             reserved.abort()
         raise VaultError("%s Nothing was changed: Vault was not initialised. Make that path writable (its "
                          "directory, permissions and free space), or point vault_keys_file / vault_root_token_file "
-                         "elsewhere, then run again." % exc)
+                         "elsewhere, then run again." % exc) from exc
     return files
 
 
@@ -166,7 +166,8 @@ def unseal(api, keys, threshold, keys_file):
         "They belong to another Vault, for example one whose data volume was removed and created again. "
         "Restore the keys.json that matches this Vault's data volume." % (keys_file, len(keys), threshold)
         if status is None or status.get("progress", 0) == 0
-        else "The keys in %s were not enough to unseal Vault: %s keys given, %s needed." % (keys_file, len(keys), threshold)
+        else "The keys in %s were not enough to unseal Vault: %s keys given, %s needed."
+             % (keys_file, len(keys), threshold)
     )
 
 
@@ -190,7 +191,8 @@ def run(module):
                     % (params["url"], path)
                 )
         if params["key_threshold"] > params["key_shares"]:
-            raise VaultError("key_threshold (%s) cannot exceed key_shares (%s)." % (params["key_threshold"], params["key_shares"]))
+            raise VaultError("key_threshold (%s) cannot exceed key_shares (%s)."
+                             % (params["key_threshold"], params["key_shares"]))
         actions.append("initialize")
         if params["unseal"]:
             actions.append("unseal")

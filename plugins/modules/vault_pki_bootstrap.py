@@ -308,7 +308,8 @@ class Bootstrap(Planner):
             return True
         if state != want:
             if self.params["accept_mount_mismatch"]:
-                self.module.warn("%s is a %s mount, not %s; left as it is (accept_mount_mismatch)." % (path, state, want))
+                self.module.warn("%s is a %s mount, not %s; left as it is (accept_mount_mismatch)."
+                                 % (path, state, want))
                 return False
             raise VaultError(
                 "The mount %s/ is a %s engine, but %s is needed. Point the option at another path, or move the "
@@ -399,7 +400,8 @@ class Bootstrap(Planner):
         root = self.act("re-issue the root CA at %s" % p["root_mount"], "POST",
                         "%s/root/generate/internal" % p["root_mount"], {
                             "common_name": p["root_common_name"], "ttl": p["root_ttl"], "key_type": p["key_type"],
-                            "key_bits": p["key_bits"], "issuer_name": "root-ca-%s" % stamp, "key_name": "root-%s" % stamp,
+                            "key_bits": p["key_bits"], "issuer_name": "root-ca-%s" % stamp,
+                            "key_name": "root-%s" % stamp,
                             "permitted_dns_domains": p["permitted_dns_domains"]})
         self.act("make the new root CA the default issuer of %s" % p["root_mount"], "POST",
                  "%s/config/issuers" % p["root_mount"], {"default": (root.get("data") or {}).get("issuer_id", "")})
@@ -431,7 +433,8 @@ class Bootstrap(Planner):
                 "made before them, or the set of names changed. They can still sign for any name. Re-issue the CA "
                 "chain with -e vault_pki_reissue_ca=true: that makes a new root and intermediate, the service "
                 "certificates are issued again on the next run of their roles, and you must trust the new root-ca.pem "
-                "where you trusted the old one." % (", ".join(outdated), ", ".join(self.params["permitted_dns_domains"])))
+                "where you trusted the old one."
+                % (", ".join(outdated), ", ".join(self.params["permitted_dns_domains"])))
             self.module.warn(message)
             return message
         return ""

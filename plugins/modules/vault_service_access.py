@@ -168,7 +168,7 @@ ALPHABET = string.ascii_letters + string.digits
 
 def policy_text(name, p, read_secrets, cert_role=None):
     lines = ["# Managed by colima_services.devenv: access of the %s service." % name]
-    for secret in [name] + sorted(set(read_secrets) - {name}):
+    for secret in [name, *sorted(set(read_secrets) - {name})]:
         lines.append('path "%s/data/%s" {\n  capabilities = ["read"]\n}' % (p["kv_mount"], secret))
     lines.append('path "%s/issue/%s" {\n  capabilities = ["update"]\n}' % (p["pki_mount"], cert_role or name + "-role"))
     for path in ("%s/cert/ca_chain" % p["pki_mount"], "%s/ca_chain" % p["pki_mount"],
@@ -257,7 +257,8 @@ class Access(Planner):
                     want[field] = (data or {}).get(field) or self.generate()
             path = "%s/%s" % (self.params["kv_mount"], svc["name"])
             if data is None:
-                self.act("%s secret %s" % ("regenerate" if state == "destroyed" else "create", path), "POST", "%s/data/%s" % (self.params["kv_mount"], svc["name"]),
+                self.act("%s secret %s" % ("regenerate" if state == "destroyed" else "create", path), "POST",
+                         "%s/data/%s" % (self.params["kv_mount"], svc["name"]),
                          {"options": {"cas": version}, "data": want})
             else:
                 missing = sorted(set(want) - set(data))
@@ -339,7 +340,8 @@ class Access(Planner):
                                    what="creating a secret ID for %s" % name)[1].get("data") or {}).get("secret_id")
         self.module.no_log_values.add(secret_id)
         atomic_write(cred_path, json.dumps({"role_id": role_id, "secret_id": secret_id,
-                                            "mount": self.params["approle_mount"], "url": self.params["url"]}, indent=2) + "\n")
+                                            "mount": self.params["approle_mount"], "url": self.params["url"]},
+                                           indent=2) + "\n")
 
     def run(self):
         names = [s["name"] for s in self.params["services"]]

@@ -38,7 +38,8 @@ from ansible_collections.colima_services.devenv.plugins.plugin_utils._plan impor
 
 # The script that dumps and restores MongoDB with pymongo where the image has no database tools; uploaded into the
 # container, never imported here.
-MONGO_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils", "_mongo_dump.py")
+MONGO_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils",
+                            "_mongo_dump.py")
 
 # Deadlines (s) of the commands run in the containers: quick questions, and dumps or restores of data.
 QUICK, LONG = 60, 1800
@@ -78,7 +79,7 @@ class Session(object):
         try:
             return self.engine.exec_ok(self.name(info), argv, what, user=self.user(info), timeout=timeout)
         except dk.ExecError as exc:
-            raise Fail(str(exc))
+            raise Fail(str(exc)) from None
 
     def workdir(self, info):
         self.exec(info, ["/bin/sh", "-c", 'rm -rf "$1" && mkdir -m 0700 "$1"', "sh", bk.WORK_DIR],
@@ -112,7 +113,7 @@ class Session(object):
             return self.engine.wait_healthy(name, float(timeout), check=check, give_up_on_exit=False)
         except dk.NotHealthy:
             raise Fail("%s did not become healthy again within %s s after %s; look at its logs (docker logs %s) and "
-                       "run its role to repair it" % (name, timeout, after, name))
+                       "run its role to repair it" % (name, timeout, after, name)) from None
 
     def stopped(self, info, component, after):
         """A context that stops the container and always starts it again (and waits until it is healthy)."""
@@ -125,7 +126,8 @@ class Session(object):
             with open(path) as handle:
                 return handle.read().strip()
         except (IOError, OSError) as exc:
-            raise Fail("vault: the root token %s cannot be read (%s); the raft snapshot needs it" % (path, exc.strerror))
+            raise Fail("vault: the root token %s cannot be read (%s); the raft snapshot needs it"
+                       % (path, exc.strerror)) from exc
 
     def vault_call(self, path, token, method="GET", data=None, timeout=120):
         url = self.vault_url + "/v1/" + path
@@ -134,9 +136,9 @@ class Session(object):
                             validate_certs=True)
         except HTTPError as exc:
             body = to_text(exc.read() or b"")[:300]
-            raise Fail("vault: %s %s answered %s: %s" % (method, path, exc.code, body))
+            raise Fail("vault: %s %s answered %s: %s" % (method, path, exc.code, body)) from None
         except (URLError, OSError) as exc:
-            raise Fail("vault: %s does not answer: %s" % (url, getattr(exc, "reason", exc)))
+            raise Fail("vault: %s does not answer: %s" % (url, getattr(exc, "reason", exc))) from exc
 
     def vault_health(self, token):
         health = json.loads(self.vault_call("sys/health?standbyok=true&sealedcode=200&uninitcode=200", token).read())
@@ -153,11 +155,11 @@ class Session(object):
         except HTTPError as exc:
             status, body = exc.code, to_text(exc.read() or b"")
         except (URLError, OSError) as exc:
-            raise Fail("vault: %s does not answer: %s" % (self.vault_url, getattr(exc, "reason", exc)))
+            raise Fail("vault: %s does not answer: %s" % (self.vault_url, getattr(exc, "reason", exc))) from exc
         try:
             return bk.vault_storage(status, body)
         except ValueError as exc:
-            raise Fail("vault: %s" % exc)
+            raise Fail("vault: %s" % exc) from None
 
     def vault_check(self, component):
         """For a Vault server, an extra health check: unsealed (after a restart it unseals itself with its keys)."""
@@ -264,7 +266,7 @@ class VolumeTar(Method):
         with s.stopped(info, item["component"], "the restore"):
             # A short-lived helper from the same image (its /bin/sh, root, no network) with the container's volumes,
             # labelled like the environment's containers (a reset removes one left behind).
-            code = s.engine.run_helper(s.name(info) + "-restore-helper", info["Image"], bk.EMPTY_DIR + [path],
+            code = s.engine.run_helper(s.name(info) + "-restore-helper", info["Image"], [*bk.EMPTY_DIR, path],
                                        labels=s.settings.get("labels"), volumes_from=[info["Id"]])
             if code != 0:
                 raise Fail("emptying %s in %s failed (helper container exit %s)" % (path, s.name(info), code))
@@ -331,7 +333,8 @@ class MysqlDump(Method):
         dbs = bk.databases(listing, bk.MYSQL_SKIP)
         if dbs:
             data = s.exec(info, bk.mysql_dump(dbs), "mysqldump of %s" % ", ".join(dbs), timeout=LONG)
-            out.save(component, info, "mysqldump", bk.artefact_name(component, "mysqldump"), _bytes(data), databases=dbs)
+            out.save(component, info, "mysqldump", bk.artefact_name(component, "mysqldump"), _bytes(data),
+                     databases=dbs)
 
     def restore(self, s, item, info, local):
         s.workdir(info)
@@ -357,7 +360,7 @@ class RedisRdb(Method):
         try:
             target = "%s/%s" % (bk.WORK_DIR, os.path.basename(item["file"]))
             s.put(info, local, target)
-            s.exec(info, bk.REDIS_RESTORE + [target], "placing the RDB")
+            s.exec(info, [*bk.REDIS_RESTORE, target], "placing the RDB")
         finally:
             s.cleanup(info)
         s.engine.restart(info["Id"], timeout=10)
@@ -371,7 +374,7 @@ class RabbitmqDefinitions(Method):
         s.workdir(info)
         try:
             target = bk.WORK_DIR + "/definitions.json"
-            s.exec(info, bk.RABBITMQ_EXPORT + [target], "export_definitions", timeout=LONG)
+            s.exec(info, [*bk.RABBITMQ_EXPORT, target], "export_definitions", timeout=LONG)
             out.save(component, info, "rabbitmq_definitions", bk.artefact_name(component, "rabbitmq_definitions"),
                      lambda h: s.engine.get_file(info["Id"], target, h))
         finally:
@@ -382,7 +385,7 @@ class RabbitmqDefinitions(Method):
         try:
             target = "%s/%s" % (bk.WORK_DIR, os.path.basename(item["file"]))
             s.put(info, local, target)
-            s.exec(info, bk.RABBITMQ_RESTORE + [target], "resetting the node and import_definitions", timeout=LONG)
+            s.exec(info, [*bk.RABBITMQ_RESTORE, target], "resetting the node and import_definitions", timeout=LONG)
         finally:
             s.cleanup(info)
         s.wait_healthy(s.name(info))
@@ -395,7 +398,7 @@ class Mongodump(Method):
         try:
             tool = bk.mongo_tool(to_text(s.exec(info, bk.MONGO_TOOL, "looking for mongodump or pymongo")))
         except ValueError as exc:
-            raise Fail("mongodb: %s" % exc)
+            raise Fail("mongodb: %s" % exc) from exc
         if tool == "python":
             with open(MONGO_SCRIPT, "rb") as handle:
                 script = handle.read()
@@ -455,7 +458,7 @@ METHODS = {
 
 def method(component, name, where):
     """The method of that name; Fail naming the registry field (or the manifest) and the choices otherwise."""
-    if name not in METHODS or name == "vault_keys" and where != "the manifest":
+    if name not in METHODS or (name == "vault_keys" and where != "the manifest"):
         raise Fail("%s: unknown backup method %r in %s; use one of %s, or none"
                    % (component, name, where, ", ".join(bk.METHODS)))
     return METHODS[name]
@@ -506,23 +509,24 @@ def restore_item(s, item, directory, scratch):
             chosen.backup(s, component, info, copy)
         except (Fail, dk.DockerError) as exc:
             raise Fail("%s: no rollback copy of its current state could be made (%s); it was left as it was"
-                       % (component, exc))
+                       % (component, exc)) from exc
         rollback = [(e, os.path.join(copy.directory, e["file"])) for e in copy.entries if e["file"] == item["file"]]
         rollback = rollback[0] if rollback else None
     try:
         chosen.restore(s, item, s.container(component), os.path.join(directory, item["file"]))
     except (Fail, dk.DockerError) as exc:
         if not chosen.in_place:
-            raise Fail("%s: %s; it was left as it was" % (component, exc))
+            raise Fail("%s: %s; it was left as it was" % (component, exc)) from exc
         if rollback is None:
-            raise Fail("%s: %s; there was nothing to roll back to (it held no such data before)" % (component, exc))
+            raise Fail("%s: %s; there was nothing to roll back to (it held no such data before)"
+                       % (component, exc)) from exc
         try:
             s.engine.start(info["Id"])
             chosen.restore(s, rollback[0], s.container(component), rollback[1])
         except (Fail, dk.DockerError) as again:
             raise Fail("%s: %s; rolling back failed too (%s): its state from before the restore is kept in %s"
-                       % (component, exc, again, rollback[1]))
+                       % (component, exc, again, rollback[1])) from again
         shutil.rmtree(copy.directory, ignore_errors=True)
-        raise Fail("%s: %s; it was rolled back to its state from before the restore" % (component, exc))
+        raise Fail("%s: %s; it was rolled back to its state from before the restore" % (component, exc)) from exc
     if copy:
         shutil.rmtree(copy.directory, ignore_errors=True)

@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import functools
 import io
 import json
 import os
@@ -180,9 +181,10 @@ class Engine(object):
                                         timeout=timeout)
             self.api.ping()
         except (_errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise EngineUnavailable("The Docker engine at %s does not answer (%s). Start it (colima start, or dockerd), "
-                                    "or point devenv_docker_host (DOCKER_HOST) at the engine that runs the environment."
-                                    % (self.host, exc))
+            raise EngineUnavailable("The Docker engine at %s does not answer (%s). Start it (colima start, or "
+                                    "dockerd), or point devenv_docker_host (DOCKER_HOST) at the engine that runs the "
+                                    "environment."
+                                    % (self.host, exc)) from exc
 
     def close(self):
         self.api.close()
@@ -291,7 +293,8 @@ class Engine(object):
             while True:
                 chunk = _recv(sock, deadline)
                 if chunk is _DEADLINE:
-                    raise ExecTimeout("%s in %s did not finish within %s s; it was given up" % (what, container, timeout))
+                    raise ExecTimeout("%s in %s did not finish within %s s; it was given up"
+                                      % (what, container, timeout))
                 if chunk == b"":
                     break
                 if chunk:
@@ -358,7 +361,7 @@ class Engine(object):
                     if handle is None:
                         return source.read()
                     size = 0
-                    for block in iter(lambda: source.read(1 << 20), b""):
+                    for block in iter(functools.partial(source.read, 1 << 20), b""):
                         handle.write(block)
                         size += len(block)
                     return size
@@ -387,7 +390,7 @@ class Engine(object):
             return dict((c, self.read_files(c, paths)) for c, paths in items)
         with ThreadPoolExecutor(min(workers, len(items))) as pool:
             answers = pool.map(lambda item: self.read_files(item[0], item[1]), items)
-            return dict((c, answer) for (c, _paths), answer in zip(items, answers))
+            return dict((c, answer) for (c, _paths), answer in zip(items, answers, strict=True))
 
     def _read_into(self, container, path, wanted, out):
         try:

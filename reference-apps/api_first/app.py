@@ -58,14 +58,14 @@ def problems(document, schema, value, where):
                     "type": "range"})
     if kind == "object":
         properties = schema.get("properties") or {}
-        out += [{"loc": where + [name], "msg": "field required", "type": "missing"}
+        out += [{"loc": [*where, name], "msg": "field required", "type": "missing"}
                 for name in schema.get("required") or [] if name not in value]
         if schema.get("additionalProperties") is False:
-            out += [{"loc": where + [name], "msg": "extra field not permitted", "type": "extra_forbidden"}
+            out += [{"loc": [*where, name], "msg": "extra field not permitted", "type": "extra_forbidden"}
                     for name in value if name not in properties]
         for name, sub in properties.items():
             if name in value and not (value[name] is None and name not in (schema.get("required") or [])):
-                out += problems(document, sub, value[name], where + [name])
+                out += problems(document, sub, value[name], [*where, name])
     return out
 
 

@@ -37,7 +37,8 @@ class Vault:
     def __init__(self, settings):
         import httpx
         self._httpx = httpx
-        self.url, self.approle_file, self.timeout = settings.vault_url.rstrip("/"), settings.approle_file, settings.timeout
+        self.url, self.approle_file = settings.vault_url.rstrip("/"), settings.approle_file
+        self.timeout = settings.timeout
         self._http = httpx.AsyncClient(timeout=settings.timeout, limits=httpx.Limits(max_connections=20))
         self._token, self._expires, self._lock = None, 0.0, asyncio.Lock()
 
@@ -165,7 +166,8 @@ class Dependency:
             await self.reset(wait=False)  # the 503 does not wait for a broken client to close
             if isinstance(exc, Unavailable):
                 raise
-            reason = "timed out after %.1f s" % self.timeout if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
+            reason = ("timed out after %.1f s" % self.timeout if isinstance(exc, asyncio.TimeoutError)
+                      else type(exc).__name__)
             log.warning("%s unavailable: %s", self.kind, reason)
             raise Unavailable("%s is unavailable: %s" % (self.kind, reason)) from None
         self.breaker.success()
@@ -205,8 +207,8 @@ class Postgres(Dependency):
     async def query(self, pool):
         start = time.perf_counter()
         row = await pool.fetchrow("SELECT now() AS server_time, count(*) AS tables FROM information_schema.tables")
-        return {"query": "SELECT now(), count(*) FROM information_schema.tables", "server_time": row["server_time"].isoformat(),
-                "tables": row["tables"], "query_ms": elapsed_ms(start)}
+        return {"query": "SELECT now(), count(*) FROM information_schema.tables",
+                "server_time": row["server_time"].isoformat(), "tables": row["tables"], "query_ms": elapsed_ms(start)}
 
 
 class MySQL(Dependency):
@@ -238,8 +240,8 @@ class MySQL(Dependency):
     async def query(self, pool):
         start = time.perf_counter()
         server_time, tables = await self._fetch(pool, "SELECT NOW(6), COUNT(*) FROM information_schema.TABLES")
-        return {"query": "SELECT NOW(6), COUNT(*) FROM information_schema.TABLES", "server_time": server_time.isoformat(),
-                "tables": tables, "query_ms": elapsed_ms(start)}
+        return {"query": "SELECT NOW(6), COUNT(*) FROM information_schema.TABLES",
+                "server_time": server_time.isoformat(), "tables": tables, "query_ms": elapsed_ms(start)}
 
 
 class MongoDB(Dependency):
@@ -249,7 +251,8 @@ class MongoDB(Dependency):
         from pymongo import AsyncMongoClient
         ms = int(self.timeout * 1000)
         client = AsyncMongoClient(
-            host=self.spec["host"], port=int(self.spec["port"]), username=secret["username"], password=secret["password"],
+            host=self.spec["host"], port=int(self.spec["port"]),
+            username=secret["username"], password=secret["password"],
             authSource="admin", tls=self.tls, tlsCAFile=self.settings.ca_file if self.tls else None,
             directConnection=True, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms,
             maxPoolSize=10, appname=self.settings.name)
@@ -270,8 +273,9 @@ class MongoDB(Dependency):
         await collection.update_one({"_id": self.settings.name}, {"$inc": {"queries": 1}, "$currentDate": {"at": True}},
                                     upsert=True)
         doc = await collection.find_one({"_id": self.settings.name})
-        return {"query": "update_one + find_one on reference_apps", "document": {"_id": doc["_id"], "queries": doc["queries"],
-                "at": doc["at"].isoformat()}, "query_ms": elapsed_ms(start)}
+        return {"query": "update_one + find_one on reference_apps",
+                "document": {"_id": doc["_id"], "queries": doc["queries"], "at": doc["at"].isoformat()},
+                "query_ms": elapsed_ms(start)}
 
 
 class Redis(Dependency):
@@ -313,7 +317,8 @@ class Redis(Dependency):
                 if found is None:
                     raise Unavailable("redis: %s is not in the cluster's slot map" % name)
                 return found
-        raise NotFound("%s is not a Redis node of this environment (%s)" % (name, ", ".join(n["name"] for n in self.spec["nodes"])))
+        raise NotFound("%s is not a Redis node of this environment (%s)"
+                       % (name, ", ".join(n["name"] for n in self.spec["nodes"])))
 
 
 class RabbitMQ(Dependency):
@@ -322,7 +327,8 @@ class RabbitMQ(Dependency):
     async def _connect(self, secret):
         import aio_pika
         url = "%s://%s:%s@%s:%s/%s" % ("amqps" if self.tls else "amqp", urllib.parse.quote(secret["username"], safe=""),
-                                       urllib.parse.quote(secret["password"], safe=""), self.spec["host"], self.spec["port"],
+                                       urllib.parse.quote(secret["password"], safe=""),
+                                       self.spec["host"], self.spec["port"],
                                        urllib.parse.quote(secret.get("vhost") or "/", safe=""))
         return await aio_pika.connect(url, ssl_context=self.ssl(), timeout=self.timeout,
                                       client_properties={"connection_name": self.settings.name})

@@ -58,7 +58,8 @@ async def _check(ctx, service):
     except asyncio.TimeoutError:
         details, healthy = {"error": "no answer within %.1f s" % ctx.settings.timeout}, False
     ctx.metrics.dependency(service, healthy)
-    return (200 if healthy else 503), dict({"status": "healthy" if healthy else "unhealthy", "service": service}, **_json(details))
+    return (200 if healthy else 503), dict({"status": "healthy" if healthy else "unhealthy", "service": service},
+                                           **_json(details))
 
 
 async def health_service(ctx, service):
@@ -68,7 +69,7 @@ async def health_service(ctx, service):
 async def health_all(ctx):
     names = ["vault"] + [s for s in HEALTH_SERVICES if s in ctx.deps]
     results = await asyncio.gather(*(_check(ctx, name) for name in names))
-    services = dict((name, body) for name, (_, body) in zip(names, results))
+    services = dict((name, body) for name, (_, body) in zip(names, results, strict=True))
     healthy = all(code == 200 for code, _ in results)
     return (200 if healthy else 503), {"status": "healthy" if healthy else "unhealthy", "services": services}
 

@@ -54,26 +54,28 @@ def test_starts_a_stopped_colima_once_with_the_configured_size(tmp_path):
 def test_other_resources_are_applied_only_when_asked_and_a_disk_never_shrinks(tmp_path):
     assert run_engine_step(tmp_path, STANDIN)[0].returncode == 0
     # More memory and disk: said, not done.
-    proc, calls = run_engine_step(tmp_path, STANDIN, "-e", "docker_host_colima_memory_gb=12", "-e", "docker_host_colima_disk_gb=80")
+    proc, calls = run_engine_step(tmp_path, STANDIN, "-e", "docker_host_colima_memory_gb=12",
+                                  "-e", "docker_host_colima_disk_gb=80")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert recap(proc.stdout) == (0, 0) and not any(c.startswith(("stop", "start")) for c in calls[2:])
     assert "memory GiB 6 -> 12; disk GiB 60 -> 80" in proc.stdout and "docker_host_colima_apply=true" in proc.stdout
     # With docker_host_colima_apply: stopped and started with the new size.
-    proc, calls = run_engine_step(tmp_path, STANDIN, "-e", "docker_host_colima_memory_gb=12", "-e", "docker_host_colima_disk_gb=80",
-                                  "-e", "docker_host_colima_apply=true")
+    proc, calls = run_engine_step(tmp_path, STANDIN, "-e", "docker_host_colima_memory_gb=12",
+                                  "-e", "docker_host_colima_disk_gb=80", "-e", "docker_host_colima_apply=true")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert calls[-2:] == ["stop --profile default", START.replace("--memory 6 --disk 60", "--memory 12 --disk 80")]
     assert recap(proc.stdout) == (2, 0)
     # A smaller disk is refused, with the reason, and nothing is called after the look.
-    proc, calls = run_engine_step(tmp_path, STANDIN, "-e", "docker_host_colima_memory_gb=12", "-e", "docker_host_colima_disk_gb=40",
-                                  "-e", "docker_host_colima_apply=true")
+    proc, calls = run_engine_step(tmp_path, STANDIN, "-e", "docker_host_colima_memory_gb=12",
+                                  "-e", "docker_host_colima_disk_gb=40", "-e", "docker_host_colima_apply=true")
     assert proc.returncode != 0
     assert "cannot shrink" in proc.stdout and "docker_host_colima_disk_gb: 80 or more" in proc.stdout
     assert not any(c.startswith(("stop", "start")) for c in calls[-2:])
     # Fixed at creation: a different mount type is reported and left.
-    proc, calls = run_engine_step(tmp_path, STANDIN, "-e", "docker_host_colima_memory_gb=12", "-e", "docker_host_colima_disk_gb=80",
-                                  "-e", "docker_host_colima_mount_type=sshfs")
-    assert proc.returncode == 0 and "mount type virtiofs (wanted sshfs)" in proc.stdout and "colima delete" in proc.stdout
+    proc, calls = run_engine_step(tmp_path, STANDIN, "-e", "docker_host_colima_memory_gb=12",
+                                  "-e", "docker_host_colima_disk_gb=80", "-e", "docker_host_colima_mount_type=sshfs")
+    assert proc.returncode == 0
+    assert "mount type virtiofs (wanted sshfs)" in proc.stdout and "colima delete" in proc.stdout
     assert recap(proc.stdout) == (0, 0)
 
 

@@ -1,7 +1,6 @@
 """redis_cluster against real redis-server processes on loopback ports (cluster bus = port + 10000)."""
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -54,7 +53,8 @@ class Nodes(object):
         conf.write_text("port %d\nbind 127.0.0.1\ncluster-enabled yes\ncluster-config-file nodes.conf\n"
                         "cluster-node-timeout 2000\nappendonly no\nsave \"\"\ndir %s\nrequirepass %s\nmasterauth %s\n"
                         % (port, directory, password, password))
-        self.procs[port] = subprocess.Popen([REDIS_SERVER, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs[port] = subprocess.Popen([REDIS_SERVER, str(conf)], stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:

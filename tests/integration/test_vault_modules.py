@@ -82,7 +82,7 @@ class Env(object):
             try:
                 secret = client.secrets.kv.v2.read_secret_version(path=svc["name"], raise_on_deleted_version=True)
                 values += [v for v in secret["data"]["data"].values() if isinstance(v, str) and len(v) >= 20]
-            except Exception:  # noqa: BLE001 - not created in this test
+            except Exception:  # not created in this test
                 pass
             cred = self.creds / ("%s.json" % svc["name"])
             if cred.exists():
@@ -352,12 +352,15 @@ def test_service_access_least_privilege_and_no_rotation(env):
     assert len(pg["password"]) == 25 and pg["password"].isalnum()
     my = root.secrets.kv.v2.read_secret_version(path="mysql", raise_on_deleted_version=True)["data"]["data"]
     assert len(my["root_password"]) == 25 and my["root_password"] != my["password"]
-    r1 = root.secrets.kv.v2.read_secret_version(path="redis-1", raise_on_deleted_version=True)["data"]["data"]["password"]
-    r2 = root.secrets.kv.v2.read_secret_version(path="redis-2", raise_on_deleted_version=True)["data"]["data"]["password"]
+    r1 = root.secrets.kv.v2.read_secret_version(path="redis-1", raise_on_deleted_version=True)["data"]["data"][
+        "password"]
+    r2 = root.secrets.kv.v2.read_secret_version(path="redis-2", raise_on_deleted_version=True)["data"]["data"][
+        "password"]
     assert r1 == r2
 
     client = login(env, "postgresql")
-    assert client.secrets.kv.v2.read_secret_version(path="postgresql", raise_on_deleted_version=True)["data"]["data"]["password"] == pg["password"]
+    assert client.secrets.kv.v2.read_secret_version(path="postgresql", raise_on_deleted_version=True)[
+        "data"]["data"]["password"] == pg["password"]
     with pytest.raises(hvac.exceptions.Forbidden):
         client.secrets.kv.v2.read_secret_version(path="mysql", raise_on_deleted_version=True)
     with pytest.raises(hvac.exceptions.Forbidden):
@@ -370,15 +373,17 @@ def test_service_access_least_privilege_and_no_rotation(env):
     failed, again = env.access()
     assert not failed and not again["changed"], again["actions"]
     assert (env.creds / "postgresql.json").read_text() == before
-    assert root.secrets.kv.v2.read_secret_version(path="postgresql", raise_on_deleted_version=True)["data"]["data"] == pg
+    assert root.secrets.kv.v2.read_secret_version(path="postgresql",
+                                                  raise_on_deleted_version=True)["data"]["data"] == pg
 
     # A redis node added later gets the group's existing password; nothing else changes.
-    more = SERVICES + [{"name": "redis-3", "share_group": "redis", "data": {"tls_enabled": True}}]
+    more = [*SERVICES, {"name": "redis-3", "share_group": "redis", "data": {"tls_enabled": True}}]
     failed, result = env.access(services=more)
     assert not failed
     assert "create secret secret/redis-3" in result["actions"]
     assert not any("secret/redis-1" in a or "secret/postgresql" in a for a in result["actions"])
-    assert root.secrets.kv.v2.read_secret_version(path="redis-3", raise_on_deleted_version=True)["data"]["data"]["password"] == r1
+    assert root.secrets.kv.v2.read_secret_version(path="redis-3", raise_on_deleted_version=True)[
+        "data"]["data"]["password"] == r1
     env.assert_no_secret_in_results()
 
 
@@ -387,7 +392,7 @@ def test_a_secret_without_fields_is_not_created_twice(env):
     then changes nothing."""
     assert not env.init()[0]
     assert not env.pki()[0]
-    services = SERVICES + [{"name": "prometheus", "data": {}, "generate": []}]
+    services = [*SERVICES, {"name": "prometheus", "data": {}, "generate": []}]
     failed, result = env.access(services=services)
     assert not failed and "create secret secret/prometheus" in result["actions"], result
     failed, again = env.access(services=services)
@@ -514,7 +519,8 @@ def test_vault_access_says_what_vault_refused_not_that_it_is_unreachable(env, tm
     assert "Vault refused issuing a certificate for www.example.com" in str(refused.value)
     assert "cannot reach" not in str(refused.value).lower()
     cred = json.loads((env.creds / "postgresql.json").read_text())
-    env.root_client().write_data("auth/approle/role/postgresql/secret-id/destroy", data={"secret_id": cred["secret_id"]})
+    env.root_client().write_data("auth/approle/role/postgresql/secret-id/destroy",
+                                 data={"secret_id": cred["secret_id"]})
     with pytest.raises(VaultError) as refused:
         service_access(env).own_secret("postgresql")
     assert "Vault refused the AppRole login of postgresql" in str(refused.value)
@@ -535,7 +541,8 @@ def test_a_certificate_is_issued_again_when_the_intermediate_changed(env, tmp_pa
     client = env.root_client()
     csr = client.write_data("pki_int/intermediate/generate/internal",
                             data={"common_name": "Colima Services Intermediate CA", "key_name": "again"})["data"]["csr"]
-    signed = client.write_data("pki/root/sign-intermediate", data={"csr": csr, "format": "pem", "ttl": "43800h"})["data"]["certificate"]
+    signed = client.write_data("pki/root/sign-intermediate",
+                               data={"csr": csr, "format": "pem", "ttl": "43800h"})["data"]["certificate"]
     imported = client.write_data("pki_int/intermediate/set-signed", data={"certificate": signed})["data"]
     client.write_data("pki_int/config/issuers", data={"default": imported["imported_issuers"][0]})
     why, changed = service_access(env, "postgresql").certificate(PG_REQUEST, tls)
@@ -606,7 +613,8 @@ def test_an_unconstrained_ca_is_reissued_only_when_asked(env, tmp_path):
 
     failed, result = env.pki(roles=constrained_roles(), permitted_dns_domains=DOMAINS, reissue_ca=True)
     assert not failed, result
-    assert "re-issue the root CA at pki" in result["actions"] and "re-issue the intermediate CA at pki_int" in result["actions"]
+    assert "re-issue the root CA at pki" in result["actions"]
+    assert "re-issue the intermediate CA at pki_int" in result["actions"]
     assert permitted((env.ca / "root-ca.pem").read_text()) == sorted(DOMAINS)
     assert permitted((env.ca / "ca-chain.pem").read_text()) == sorted(DOMAINS)
     assert (env.ca / "root-ca.pem").read_text() != old_root

@@ -63,7 +63,8 @@ def test_rendered_config_parses_and_reads_through_the_filter(all_containers, tmp
 @pytest.mark.parametrize("broken", [
     ('loki.write "loki" {', 'loki.write "loki"'),            # a block without its brace
     ('target_label  = "instance"', 'target_label  = instance"'),  # an unterminated string
-    ("forward_to       = [loki.write.loki.receiver]", "forward_to       = [loki.write.lokii.receiver]"),  # a dangling reference
+    # a dangling reference
+    ("forward_to       = [loki.write.loki.receiver]", "forward_to       = [loki.write.lokii.receiver]"),
 ])
 def test_the_parser_refuses_broken_configs(broken, tmp_path):
     text = _render(False)

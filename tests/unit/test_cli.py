@@ -10,11 +10,10 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, ROOT)
-
 from ansible_collections.colima_services.devenv.plugins.module_utils import _backup
 
+# The checkout, for devenv_cli.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from devenv_cli import FAILURE, OK, USAGE, backups, clients, lifecycle
 from devenv_cli import main as cli
 from devenv_cli.run import CliError, Context

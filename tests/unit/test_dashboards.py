@@ -79,17 +79,19 @@ def test_panels_are_complete(name):
 def test_markers():
     """Only error counters may be empty; no panel is exempt from the live test any more (MongoDB runs in the
     observability scenario; the marker stays for panels of an exporter that cannot run here)."""
-    for name, dash in _dashboards().items():
+    for dash in _dashboards().values():
         for panel in dash["panels"]:
             desc = panel["description"]
             assert NOT_LIVE_TAG not in desc, panel["title"]
             if desc.startswith(ERRORS_TAG):
-                assert re.search(r"error|4xx|5xx|alert", panel["title"], re.I), "only error counters: %s" % panel["title"]
+                assert re.search(r"error|4xx|5xx|alert", panel["title"], re.I), \
+                    "only error counters: %s" % panel["title"]
 
 
 def test_overview_covers_up_restarts_memory_cpu():
     exprs = " ".join(t["expr"] for p in _dashboards()["overview"]["panels"] for t in p["targets"])
-    for needle in ("up)", "container_start_time_seconds", "container_memory_working_set_bytes", "container_cpu_usage_seconds_total"):
+    for needle in ("up)", "container_start_time_seconds", "container_memory_working_set_bytes",
+                   "container_cpu_usage_seconds_total"):
         assert needle in exprs
 
 

@@ -82,7 +82,7 @@ def test_readme_is_a_front_page():
         size, README_LIMIT)
 
 
-@pytest.mark.parametrize("path", [README] + _docs(), ids=lambda p: os.path.relpath(p, ROOT))
+@pytest.mark.parametrize("path", [README, *_docs()], ids=lambda p: os.path.relpath(p, ROOT))
 def test_relative_links_resolve(path):
     broken = []
     for file, fragment in links(path):

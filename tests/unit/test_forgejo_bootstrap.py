@@ -12,7 +12,8 @@ def bootstrap_block():
     with open(os.path.join(ROOT, "roles", "forgejo", "tasks", "admin.yml")) as handle:
         tasks = yaml.safe_load(handle)
     outer = next(t for t in tasks if t.get("name") == "Admin user through Forgejo's CLI and API")
-    return next(t for t in outer["block"] if t.get("name") == "Create the admin user and set its password from Vault"), tasks
+    return next(t for t in outer["block"]
+                if t.get("name") == "Create the admin user and set its password from Vault"), tasks
 
 
 def test_the_token_is_issued_under_a_name_of_its_own_per_run():

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from ansible_collections.colima_services.devenv.plugins.filter import safety
 from ansible_collections.colima_services.devenv.plugins.module_utils import _preflight as pf
@@ -95,7 +94,8 @@ def test_reset_removes_only_a_vault_dir_marked_for_its_instance(tmp_path):
     home = tmp_path / "home"
     devenv_home = home / "share" / "two"
     vault = devenv_home / "vault"
-    assert safety.reset_refusals(str(devenv_home), str(vault), "two", str(home)) == []  # nothing there: nothing to refuse
+    # Nothing there: nothing to refuse.
+    assert safety.reset_refusals(str(devenv_home), str(vault), "two", str(home)) == []
     vault.mkdir(parents=True)
     problems = safety.reset_refusals(str(devenv_home), str(vault), "two", str(home))
     assert len(problems) == 1 and "was not marked by a converge of instance 'two'" in problems[0]
@@ -179,7 +179,8 @@ def test_the_first_preflight_marks_vault_dir_and_another_instance_is_refused_it(
     assert rc == 0, out
     own = home / ".local" / "share" / "colima-services" / "marker-one" / "vault"
     assert (own / pf.VAULT_MARKER).read_text() == "marker-one\n"
-    assert oct(os.stat(own).st_mode & 0o777) == "0o700" and oct(os.stat(own / pf.VAULT_MARKER).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(own).st_mode & 0o777) == "0o700"
+    assert oct(os.stat(own / pf.VAULT_MARKER).st_mode & 0o777) == "0o600"
 
     rc, out = preflight_run(tmp_path, home, "marker-two", "-e", "devenv_vault_dir=%s" % own)
     assert rc != 0, out

@@ -29,7 +29,8 @@ def test_only_the_summary_filter_is_public():
 
 def test_status_line():
     plan = {"vault": {"ports": {"api": {"host": 8200, "container": 8200}}}, "off": {"enabled": False}}
-    assert service.status_line("vault", plan, {"vault": "deployed"}).split() == ["vault", "deployed", "api", "127.0.0.1:8200"]
+    assert service.status_line("vault", plan, {"vault": "deployed"}).split() == [
+        "vault", "deployed", "api", "127.0.0.1:8200"]
     assert service.status_line("off", plan, {}).split() == ["off", "disabled"]
     # Where an enabled edge routes the component, its URL (with the edge's port when it is not 443).
     from ansible_collections.colima_services.devenv.plugins.filter import registry as reg

@@ -56,7 +56,8 @@ def test_plan_duplicate_ip_and_gateway_ip():
     problems = pf.check_plan({"a": {"ip": "172.20.0.5"}, "b": {"ip": "172.20.0.5"}, "c": {"ip": "172.20.0.1"}},
                              NET, "172.20.0.1")
     assert any("Components 'a' and 'b' both use IP 172.20.0.5" in p for p in problems)
-    assert any("Component 'c' has IP 172.20.0.1, which is the subnet's network, broadcast or gateway" in p for p in problems)
+    assert any("Component 'c' has IP 172.20.0.1, which is the subnet's network, broadcast or gateway" in p
+               for p in problems)
     assert len(problems) == 2
 
 
@@ -69,7 +70,8 @@ def test_plan_duplicate_and_invalid_ports():
     }
     problems = pf.check_plan(plan, NET, "172.20.0.1")
     assert any("Host port 8200 is published twice: by a/api and by b/api" in p for p in problems)
-    assert any("'70000', not a port number" in p and "devenv_components_overrides.b.ports.bad.host" in p for p in problems)
+    assert any("'70000', not a port number" in p and "devenv_components_overrides.b.ports.bad.host" in p
+               for p in problems)
     assert len(problems) == 2
 
 
@@ -112,7 +114,8 @@ def test_foreign_container_with_our_name_or_ip():
     assert len(problems) == 1 and "A container named 'dev-vault' exists but is not managed" in problems[0]
     problems = pf.check_containers([container("squatter", ip="172.20.0.5")], plan, ["vault"],
                                    "dev-services", "dev-", PREFIX, "default")
-    assert len(problems) == 1 and "IP 172.20.0.5 of component 'vault' is already used by container 'squatter'" in problems[0]
+    assert len(problems) == 1
+    assert "IP 172.20.0.5 of component 'vault' is already used by container 'squatter'" in problems[0]
     assert pf.check_containers([container("dev-vault", OURS, ip="172.20.0.5")], plan, ["vault"],
                                "dev-services", "dev-", PREFIX, "default") == []
 
@@ -270,7 +273,8 @@ def test_module_reports_every_problem_at_once(run_module):
 def test_module_names_a_host_port_out_of_range_instead_of_crashing(run_module):
     # A port offset or a typo can push a host port past 65535; bind() must never see it.
     failed, result = run_module(preflight.main, dict(
-        BASE_ARGS, components={"mongodb": {"ip": "172.20.0.15", "ports": {"mongodb": {"host": 70000, "container": 27017}}}}))
+        BASE_ARGS,
+        components={"mongodb": {"ip": "172.20.0.15", "ports": {"mongodb": {"host": 70000, "container": 27017}}}}))
     assert failed
     assert "bind()" not in result["msg"]
     assert "publishes host port '70000', not a port number (1-65535)" in result["msg"]

@@ -67,7 +67,8 @@ def test_a_component_name_docker_or_dns_refuse_is_named(name):
 
 
 def test_valid_names_pass():
-    assert problems_of(plan(**{"redis-10": {"ip": "172.20.0.40", "ports": {}}, "a1": {"ip": "172.20.0.41", "ports": {}}})) == []
+    assert problems_of(plan(**{"redis-10": {"ip": "172.20.0.40", "ports": {}},
+                               "a1": {"ip": "172.20.0.41", "ports": {}}})) == []
 
 
 def test_a_depends_on_cycle_is_named_with_its_path():
@@ -183,7 +184,8 @@ def test_a_busy_port_on_a_per_port_bind_address_is_found():
         # The global bind address (loopback) does not meet a listener on another address: the port's own one does.
         problems = pf.check_ports([], components, ["grafana"], "127.0.0.1", "dev-", "io.colima-services", "default")
         assert len(problems) == 1
-        assert problems[0].startswith("Host port 0.0.0.0:%d for grafana/http is already in use by another program" % port)
+        assert problems[0].startswith("Host port 0.0.0.0:%d for grafana/http is already in use by another program"
+                                      % port)
         assert "devenv_components_overrides.grafana.ports.http" in problems[0]
     finally:
         sock.close()

@@ -2,12 +2,14 @@
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _redis_cluster as rc
 
-NODES = """\
-07c37dfeb235213a872192d90877d0cd55635b91 172.20.0.13:6379@16379 myself,master - 0 0 1 connected 0-5460
-e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 172.20.0.16:6379@16379 master - 0 1426238317239 2 connected 5461-10922 [5461->-abc]
-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 172.20.0.17:6379@16379,redis-3 slave 07c37dfeb235213a872192d90877d0cd55635b91 0 1 1 connected
-292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f :0@0 master,fail,noaddr - 1 1 3 disconnected 10923-16383
-"""
+NODES = (
+    "07c37dfeb235213a872192d90877d0cd55635b91 172.20.0.13:6379@16379 myself,master - 0 0 1 connected 0-5460\n"
+    "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 172.20.0.16:6379@16379 master - 0 1426238317239 2 connected "
+    "5461-10922 [5461->-abc]\n"
+    "67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 172.20.0.17:6379@16379,redis-3 slave "
+    "07c37dfeb235213a872192d90877d0cd55635b91 0 1 1 connected\n"
+    "292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f :0@0 master,fail,noaddr - 1 1 3 disconnected 10923-16383\n"
+)
 
 
 def test_parse_nodes():
@@ -46,8 +48,10 @@ def test_replicas_go_away_from_their_masters_host():
 
 
 def test_classify_fresh_foreign_and_stale():
-    alone = lambda i, keys=0: {"nodes": {i: {"id": i, "flags": ["myself", "master"], "slots": [], "master_id": None,
-                                           "address": ""}}, "keys": keys, "label": i}
+    def alone(i, keys=0):
+        return {"nodes": {i: {"id": i, "flags": ["myself", "master"], "slots": [], "master_id": None, "address": ""}},
+                "keys": keys, "label": i}
+
     assert rc.classify({"a": alone("a"), "b": alone("b"), "c": alone("c")}, {"a", "b", "c"})[0] == "fresh"
     state, foreign, _ = rc.classify({"a": alone("a", keys=3), "b": alone("b"), "c": alone("c")}, {"a", "b", "c"})
     assert state == "foreign" and "holds 3 keys" in foreign[0][1]

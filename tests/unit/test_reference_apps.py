@@ -119,10 +119,10 @@ def test_the_breaker_opens_after_failures_fails_fast_and_closes_after_a_good_tri
 
 def test_every_package_of_the_image_is_pinned():
     with open(os.path.join(APPS, "requirements.txt"), encoding="utf-8") as handle:
-        lines = [l.strip() for l in handle if l.strip() and not l.startswith("#")]
-    assert lines and all(re.match(r"^[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*$", l) for l in lines), lines
+        lines = [raw.strip() for raw in handle if raw.strip() and not raw.startswith("#")]
+    assert lines and all(re.match(r"^[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*$", pin) for pin in lines), lines
     for needed in ("fastapi", "uvicorn", "asyncpg", "aiomysql", "pymongo", "redis", "aio-pika", "prometheus-client"):
-        assert any(l.lower().startswith(needed + "==") for l in lines), needed
+        assert any(pin.lower().startswith(needed + "==") for pin in lines), needed
 
 
 def test_the_apps_are_registry_components_with_web_metrics_and_depends_on():
@@ -132,7 +132,7 @@ def test_the_apps_are_registry_components_with_web_metrics_and_depends_on():
     assert sorted(apps) == ["api-first", "reference-api"]
     modules = dict((n, c["app"]["module"]) for n, c in apps.items())
     assert modules == {"reference-api": "reference_api.app", "api-first": "api_first.app"}
-    for name, entry in apps.items():
+    for entry in apps.values():
         assert os.path.isfile(os.path.join(APPS, entry["app"]["module"].replace(".", "/") + ".py"))
         assert entry["web"]["port"] == "https" and entry["metrics"] == [{"port": "https"}]
         assert {"vault", "postgres", "mysql", "mongodb", "redis-1", "rabbitmq"} <= set(entry["depends_on"])

@@ -82,11 +82,11 @@ def test_a_typo_in_the_overrides_fails_naming_it_and_the_known_components():
 
 
 def test_bad_fields_name_the_variable():
-    with pytest.raises(AnsibleFilterError, match="devenv_components.a.ports.p.kind"):
+    with pytest.raises(AnsibleFilterError, match=r"devenv_components\.a\.ports\.p\.kind"):
         reg.registry({"a": {"ip": "172.20.0.9", "ports": {"p": {"host": 1, "container": 1, "kind": "ftp"}}}})
-    with pytest.raises(AnsibleFilterError, match="devenv_components.a.web.port"):
+    with pytest.raises(AnsibleFilterError, match=r"devenv_components\.a\.web\.port"):
         reg.registry({"a": {"ip": "172.20.0.9", "ports": {}, "web": {"port": "ui"}}})
-    with pytest.raises(AnsibleFilterError, match="devenv_components.a.backup.method"):
+    with pytest.raises(AnsibleFilterError, match=r"devenv_components\.a\.backup\.method"):
         reg.registry({"a": {"ip": "172.20.0.9", "ports": {}, "backup": "tarball"}})
     with pytest.raises(AnsibleFilterError, match="depends_on"):
         reg.registry({"a": {"ip": "172.20.0.9", "ports": {}, "depends_on": ["nope"]}})
@@ -159,7 +159,8 @@ def test_container_options_and_the_config_hash():
     assert rc.spec_hashes(opts, "sha256:bbb")[0] != first  # a new image ID changes the hash
     labels = {"io.colima-services.config-fields": json.dumps(fields)}
     changed = dict(opts, published_ports=["127.0.0.1:15432:5432/tcp"])
-    assert rc.changed_fields(labels, "io.colima-services", rc.spec_hashes(changed, "sha256:aaa")[1]) == ["published_ports"]
+    assert rc.changed_fields(labels, "io.colima-services",
+                             rc.spec_hashes(changed, "sha256:aaa")[1]) == ["published_ports"]
 
 
 def test_certificate_renewal_decision(tmp_path):
@@ -197,7 +198,7 @@ def test_the_profile_sets_the_default_of_enabled_and_explicit_enabled_wins():
     minimal = reg.registry(shipped(), profile="minimal")
     # Components without a marker (the user's own, or entries not yet marked) are in every profile.
     unmarked = sorted(n for n, e in shipped().items() if "profile" not in e)
-    assert enabled(minimal) == sorted(["postgres", "vault"] + redis + unmarked)
+    assert enabled(minimal) == sorted(["postgres", "vault", *redis, *unmarked])
     standard = reg.registry(shipped(), profile="standard")
     assert set(enabled(standard)) - set(enabled(minimal)) == {
         "pgbouncer", "mysql", "mongodb", "rabbitmq", "traefik", "docker-proxy"}
@@ -224,5 +225,5 @@ def test_the_profile_sets_the_default_of_enabled_and_explicit_enabled_wins():
 def test_a_bad_profile_names_the_variable():
     with pytest.raises(AnsibleFilterError, match="devenv_profile is 'large'; use one of minimal, standard, core, full"):
         reg.registry(shipped(), profile="large")
-    with pytest.raises(AnsibleFilterError, match="devenv_components.x.profile is 'tiny'"):
+    with pytest.raises(AnsibleFilterError, match=r"devenv_components\.x\.profile is 'tiny'"):
         reg.registry({"x": {"ip": "172.20.0.9", "ports": {}, "profile": "tiny"}}, profile="full")

@@ -29,9 +29,9 @@ def test_columns_line_up_and_long_names_do_not_break_them():
 def test_urls_first_then_ports_disabled_on_one_line_and_the_creds_command():
     lines = summary_table(reg.registry(DECLARED), {}, heading="network x").splitlines()
     assert lines[0] == "network x"
-    vault = [line for line in lines if line.startswith("vault ")][0]
+    vault = next(line for line in lines if line.startswith("vault "))
     assert vault.split("  ")[-1] == "https://vault.localhost, api 127.0.0.1:8200"
-    assert [line for line in lines if line.startswith("docker-proxy")][0].endswith(" -")
+    assert next(line for line in lines if line.startswith("docker-proxy")).endswith(" -")
     assert lines[-2] == "disabled: alloy, postgres-exporter"
     assert "devenv creds <component>" in lines[-1]
     assert not any(line != line.rstrip() for line in lines)

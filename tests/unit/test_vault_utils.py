@@ -34,7 +34,8 @@ def test_roles_compare_equal_across_ttl_and_list_forms():
 
 
 def test_first_pem_takes_the_intermediate_out_of_a_bundle():
-    bundle = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----\n"
+    bundle = ("-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n"
+              "-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----\n")
     assert pki.first_pem(bundle) == "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n"
 
 
@@ -110,7 +111,8 @@ def _leaf(ca_key, ca_cert, key=None):
             .subject_name(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "postgres")]))
             .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=300))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("postgres")]), False).sign(ca_key, hashes.SHA256()))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("postgres")]), False)
+            .sign(ca_key, hashes.SHA256()))
     return key, cert
 
 
@@ -138,7 +140,8 @@ def test_a_certificate_from_another_ca_or_with_another_key_is_issued_again():
     # Same subject name, other key: a CA made again under the same name is not the same CA.
     _same_name_key, same_name = _ca("Intermediate (now)")
     _k, forged = _leaf(_same_name_key, same_name)
-    assert cert_needs_renewal(_pem(forged), ["postgres"], [], 30, issuer_pem=_pem(current)).startswith("issued by another CA")
+    assert cert_needs_renewal(_pem(forged), ["postgres"], [], 30,
+                              issuer_pem=_pem(current)).startswith("issued by another CA")
     other_key, _unused = _leaf(current_key, current)
     assert cert_needs_renewal(_pem(cert), ["postgres"], [], 30, issuer_pem=_pem(current),
                               key_pem=_pem(other_key)) == "its private key (tls.key) does not belong to it"

@@ -81,7 +81,8 @@ def expect(failures, what, cond, got=None):
 def contract(ca, url):
     c, f, out = Client(ca, url), [], {}
     st, root, _ = c.request("GET", "/")
-    expect(f, "GET / names the app and links", st == 200 and root.get("name") and root.get("version") and root.get("links"), root)
+    expect(f, "GET / names the app and links",
+           st == 200 and root.get("name") and root.get("version") and root.get("links"), root)
     st, docs, _ = c.request("GET", "/docs")
     expect(f, "GET /docs is Swagger UI", st == 200 and "swagger" in str(docs).lower(), st)
     st, body, _ = c.request("GET", "/health/")
@@ -100,11 +101,14 @@ def contract(ca, url):
     expect(f, "secret/postgresql: key names, password masked", st == 200 and "password" in body.get("keys", [])
            and body["data"]["password"] == "********" and body["data"].get("username"), body)
     st, body, _ = c.request("GET", "/examples/vault/secret/postgresql/username")
-    expect(f, "secret/postgresql/username is readable", st == 200 and body.get("value") and not body.get("masked"), body)
+    expect(f, "secret/postgresql/username is readable",
+           st == 200 and body.get("value") and not body.get("masked"), body)
     st, body, _ = c.request("GET", "/examples/vault/secret/mysql/password")
-    expect(f, "secret/mysql/password is masked", st == 200 and body.get("value") == "********" and body.get("masked"), body)
+    expect(f, "secret/mysql/password is masked",
+           st == 200 and body.get("value") == "********" and body.get("masked"), body)
     st, body, _ = c.request("GET", "/examples/vault/secret/traefik")
-    expect(f, "secret/traefik is refused (403): not the app's", st == 403 and body["error"]["code"] == "forbidden", body)
+    expect(f, "secret/traefik is refused (403): not the app's",
+           st == 403 and body["error"]["code"] == "forbidden", body)
     st, body, _ = c.request("GET", "/examples/vault/secret/postgresql/nope")
     expect(f, "a missing field is 404 in the error shape", st == 404 and body["error"]["request_id"], body)
     # Databases: a real round trip each, with timing.
@@ -125,7 +129,8 @@ def contract(ca, url):
                and 0 < (body.get("ttl") or 0) <= 300, body)
     st, body, _ = c.request("POST", "/examples/cache/" + keys[0], {"value": "forever"})
     st, body, _ = c.request("GET", "/examples/cache/" + keys[0])
-    expect(f, "a value without TTL never expires", st == 200 and body.get("ttl") is None and body["value"] == "forever", body)
+    expect(f, "a value without TTL never expires",
+           st == 200 and body.get("ttl") is None and body["value"] == "forever", body)
     st, body, _ = c.request("DELETE", "/examples/cache/" + keys[0])
     expect(f, "DELETE cache", st == 200 and body.get("deleted") is True, body)
     st, body, _ = c.request("GET", "/examples/cache/" + keys[0])
@@ -141,16 +146,19 @@ def contract(ca, url):
     expect(f, "the queue holds both messages", st == 200 and body.get("messages") == 2, body)
     st, body, _ = c.request("GET", "/examples/messaging/queue/no-such-queue-%s/info" % queue)
     expect(f, "a missing queue is 404", st == 404, body)
-    for bad in ({"queue": queue}, {"queue": "bad queue!", "message": "x"}, {"queue": queue, "message": "x", "extra": 1}):
+    for bad in ({"queue": queue}, {"queue": "bad queue!", "message": "x"},
+                {"queue": queue, "message": "x", "extra": 1}):
         st, body, _ = c.request("POST", "/examples/messaging/publish", bad)
         expect(f, "publish %s is refused (422)" % bad, st == 422 and body["error"]["details"], body)
     # The Redis Cluster.
     st, body, _ = c.request("GET", "/redis/cluster/info")
     expect(f, "cluster info: state ok", st == 200 and body["info"].get("cluster_state") == "ok", body)
     st, body, _ = c.request("GET", "/redis/cluster/nodes")
-    expect(f, "cluster nodes: 3 masters", st == 200 and len([n for n in body["nodes"] if "master" in str(n.get("flags"))]) == 3, body)
+    expect(f, "cluster nodes: 3 masters",
+           st == 200 and len([n for n in body["nodes"] if "master" in str(n.get("flags"))]) == 3, body)
     st, body, _ = c.request("GET", "/redis/cluster/slots")
-    expect(f, "cluster slots cover 0..16383", st == 200 and sum(s["end"] - s["start"] + 1 for s in body["slots"]) == 16384, body)
+    expect(f, "cluster slots cover 0..16383",
+           st == 200 and sum(s["end"] - s["start"] + 1 for s in body["slots"]) == 16384, body)
     st, body, _ = c.request("GET", "/redis/nodes/redis-2/info")
     expect(f, "node info of redis-2", st == 200 and body["info"].get("redis_version"), body)
     st, body, _ = c.request("GET", "/redis/nodes/redis-9/info")
@@ -168,7 +176,8 @@ def contract(ca, url):
 def paths(ca, document, urls):
     with open(document, encoding="utf-8") as handle:
         doc = yaml.safe_load(handle)
-    want = dict((p, sorted(m for m in ops if m in ("get", "post", "put", "patch", "delete"))) for p, ops in doc["paths"].items())
+    want = dict((p, sorted(m for m in ops if m in ("get", "post", "put", "patch", "delete")))
+                for p, ops in doc["paths"].items())
     f, out = [], {"document": sorted(want)}
     for url in urls:
         st, spec, _ = Client(ca, url).request("GET", "/openapi.json")
@@ -219,7 +228,8 @@ def wait(ca, url, path, code, limit):
         except OSError as exc:
             last = str(exc)
         time.sleep(0.5)
-    return {"path": path, "failures": ["%s did not answer %s within %s s (last: %s)" % (path, code, limit, str(last)[:300])]}
+    return {"path": path,
+            "failures": ["%s did not answer %s within %s s (last: %s)" % (path, code, limit, str(last)[:300])]}
 
 
 def stream(ca, url, seconds, container, at):

@@ -1,4 +1,5 @@
-"""Test-only probe of the molecule data scenario (PostgreSQL, PgBouncer). Password in PG_PASSWORD; prints one JSON object.
+"""Test-only probe of the molecule data scenario (PostgreSQL, PgBouncer). Password in PG_PASSWORD; prints one JSON
+object.
 
   connect HOST PORT USER DB CA [sslmode]   connect to 127.0.0.1:PORT, verifying the certificate for HOST
                                            (psycopg hostaddr); report the version, TLS, and whether USER
@@ -41,7 +42,7 @@ def main(command, args):
             cur = conn.cursor()
             cur.execute("SHOW POOLS")
             names = [d.name for d in cur.description]
-            return {"pools": [dict(zip(names, row)) for row in cur.fetchall()]}
+            return {"pools": [dict(zip(names, row, strict=True)) for row in cur.fetchall()]}
     port, user, db, ca = args[:4]
     with connect("postgres", port, user, db, ca) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS devenv_probe (value text)")

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "_shared"))
-from static_common import files, ini as ini_sections  # noqa: E402 (the shared helpers' directory first)
+from static_common import files, ini as ini_sections  # the shared helpers' directory first
 
 
 def ini(path):
@@ -35,14 +35,14 @@ def pem(paths, root_path, names):
     root = x509.load_pem_x509_certificate(open(root_path, "rb").read())
     chain_ok = True
     try:
-        for child, parent in zip(certs, certs[1:] + [root]):
+        for child, parent in zip(certs, [*certs[1:], root], strict=True):
             child.verify_directly_issued_by(parent)
     except Exception:  # any failure (bad signature, wrong issuer, key type) means "does not chain"
         chain_ok = False
     san = certs[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     dns = san.get_values_for_type(x509.DNSName)
-    key_match = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == \
-        certs[0].public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    key_match = key.public_key().public_bytes(*spki) == certs[0].public_key().public_bytes(*spki)
     return {"certs": len(certs), "key_matches": key_match, "chain_ok": chain_ok,
             "missing_names": [n for n in names if n not in dns]}
 

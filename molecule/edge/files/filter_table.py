@@ -42,8 +42,9 @@ def table(name):
         ("events (HTTP/1.0: the engine closes after its headers only when asked; a time window ends it)",
          req("GET", "/v1.41/events?since=0&until=1", headers=close), [READ]),
         # Every other method, on allowed paths too.
-        ("create a container", req("POST", "/v1.41/containers/create", headers=close + ("Content-Type: application/json",),
-                                   body='{"Image":"busybox"}'), [DENY]),
+        ("create a container", req("POST", "/v1.41/containers/create",
+                                   headers=(*close, "Content-Type: application/json"), body='{"Image":"busybox"}'),
+         [DENY]),
         ("remove a container", req("DELETE", "/v1.41/containers/%(c)s?force=1", headers=close), [DENY]),
         ("PUT an archive", req("PUT", "/v1.41/containers/%(c)s/archive?path=/", headers=close), [DENY]),
         ("OPTIONS", req("OPTIONS", "/_ping", headers=close), [DENY]),
@@ -51,7 +52,8 @@ def table(name):
         ("lower-case get", req("get", "/_ping", headers=close), [DENY]),
         ("CONNECT", "CONNECT docker:2375 HTTP/1.1\r\nHost: docker:2375\r\nConnection: close\r\n\r\n", [DENY]),
         # GET on what reads secrets or files, or writes.
-        ("read a container's files (archive)", req("GET", "/v1.41/containers/%(c)s/archive?path=/", headers=close), [DENY]),
+        ("read a container's files (archive)", req("GET", "/v1.41/containers/%(c)s/archive?path=/", headers=close),
+         [DENY]),
         ("export a container", req("GET", "/v1.41/containers/%(c)s/export", headers=close), [DENY]),
         ("images", req("GET", "/v1.41/images/json", headers=close), [DENY]),
         ("volumes", req("GET", "/v1.41/volumes", headers=close), [DENY]),
@@ -71,8 +73,10 @@ def table(name):
         ("trailing slash", req("GET", "/v1.41/containers/json/", headers=close), [DENY]),
         # Absolute URIs: judged by their path, like any other request.
         ("absolute URI, allowed path", req("GET", "http://docker/v1.41/containers/json", headers=close), [READ]),
-        ("absolute URI, denied path", req("GET", "http://docker/v1.41/containers/%(c)s/archive?path=/", headers=close), [DENY]),
-        ("absolute URI, other scheme", req("GET", "unix:///var/run/docker.sock/v1.41/images/json", headers=close), [DENY]),
+        ("absolute URI, denied path", req("GET", "http://docker/v1.41/containers/%(c)s/archive?path=/", headers=close),
+         [DENY]),
+        ("absolute URI, other scheme", req("GET", "unix:///var/run/docker.sock/v1.41/images/json", headers=close),
+         [DENY]),
         # Pipelining: each request on a kept-alive connection is judged on its own.
         ("pipelined GET then POST", req("GET", "/_ping") + req("POST", "/v1.41/containers/create", headers=close,
                                                                      body='{"Image":"busybox"}'), [READ, DENY]),

@@ -4,8 +4,8 @@
   dashboards_check.py PROM DASHBOARD_DIR|DASHBOARD_JSON [VAR=VALUE ...] [--skip=NAME.json ...]
 
 For each dashboard JSON in DASHBOARD_DIR: the template variables are set to a real value (VAR=VALUE given here,
-which the variable's own label_values() query must offer; else the first value that query returns), Grafana's interval variables
-to fixed durations; then every Prometheus target of every panel must parse (promql-parser), be accepted by
+which the variable's own label_values() query must offer; else the first value that query returns), Grafana's interval
+variables to fixed durations; then every Prometheus target of every panel must parse (promql-parser), be accepted by
 Prometheus (/api/v1/query_range over the last 15 minutes) and return at least one finite sample.
 Exceptions, each marked in the panel's description:
   "[counts errors"   the panel counts errors: it must be valid, and may be empty;
@@ -114,9 +114,11 @@ def main(argv):
                     summary["queries_parsed_only"] += 1
                     continue
                 now = time.time()
-                answer = api(base, "/api/v1/query_range", {"query": expr, "start": now - WINDOW, "end": now, "step": 15})
+                answer = api(base, "/api/v1/query_range",
+                             {"query": expr, "start": now - WINDOW, "end": now, "step": 15})
                 if answer.get("status") != "success":
-                    summary["failures"].append("%s [%s]: Prometheus refused %r: %s" % (where, target["refId"], expr, answer.get("error")))
+                    summary["failures"].append("%s [%s]: Prometheus refused %r: %s"
+                                               % (where, target["refId"], expr, answer.get("error")))
                     continue
                 finite = [v for s in answer["data"]["result"] for _, v in s["values"] if math.isfinite(float(v))]
                 if finite:

@@ -16,7 +16,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "_shared"))
-from static_common import files, ini  # noqa: E402 (the shared helpers' directory first)
+from static_common import files, ini  # the shared helpers' directory first
 
 TOKEN = re.compile(r"""
     (?P<ws>\s+|//[^\n]*|/\*.*?\*/)

@@ -40,7 +40,8 @@ def secret(client, name):
 def pg(client, ca, offset):
     s = secret(client, "postgresql")
     return psycopg.connect(host="localhost", port=5432 + offset, user=s["username"], password=s["password"],
-                           dbname=s["database"], sslmode="verify-full", sslrootcert=ca, connect_timeout=5, autocommit=True)
+                           dbname=s["database"], sslmode="verify-full", sslrootcert=ca, connect_timeout=5,
+                           autocommit=True)
 
 
 def my(client, ca, offset):

@@ -21,7 +21,7 @@ def test_two_backups_in_the_same_second_get_two_names(tmp_path):
 
 def test_retention_keeps_the_newest_complete_backups(tmp_path):
     names = ["20250101T000000Z", "20250102T000000Z", "20250102T000000Z-2", "20250102T000000Z-10", "20250103T000000Z"]
-    for name in names + ["unrelated"]:
+    for name in [*names, "unrelated"]:
         os.makedirs(str(tmp_path / name))
         (tmp_path / name / bk.MANIFEST).write_text("{}")
     os.makedirs(str(tmp_path / "20241231T000000Z"))  # no manifest: not a complete backup, never counted or removed
@@ -34,7 +34,7 @@ def test_retention_keeps_the_newest_complete_backups(tmp_path):
 
 
 def test_names_and_order_of_expiry():
-    assert list(zip(range(3), bk.backup_names(STAMP, {STAMP, ".%s-2.part" % STAMP}))) == [
+    assert list(zip(range(3), bk.backup_names(STAMP, {STAMP, ".%s-2.part" % STAMP}), strict=False)) == [
         (0, STAMP + "-3"), (1, STAMP + "-4"), (2, STAMP + "-5")]
     assert bk.expired(["20250102T000000Z-2", "20250102T000000Z", "x"], 1) == ["20250102T000000Z"]
     assert bk.expired(["20250102T000000Z"], 1) == [] and bk.expired(["20250102T000000Z"], 0) == []

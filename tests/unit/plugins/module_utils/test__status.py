@@ -11,7 +11,8 @@ from ansible_collections.colima_services.devenv.plugins.module_utils import _sta
 NOW = datetime.datetime(2025, 1, 2, 12, 0, 0, tzinfo=datetime.timezone.utc)
 
 
-def container(status="running", health="healthy", started="2025-01-02T10:54:30.123456789Z", image="postgres:16.6-bookworm"):
+def container(status="running", health="healthy", started="2025-01-02T10:54:30.123456789Z",
+              image="postgres:16.6-bookworm"):
     state = {"Status": status, "Running": status == "running", "StartedAt": started}
     if health:
         state["Health"] = {"Status": health}
@@ -28,7 +29,8 @@ def test_uptime_and_docker_times():
 
 def test_version_from_label_env_or_tag():
     assert st.version_of("x:1", {"Config": {"Labels": {"org.opencontainers.image.version": "2.5.4"}}}) == "2.5.4"
-    assert st.version_of("postgres:16", {"Config": {"Env": ["PATH=/bin", "PG_VERSION=16.6-1.pgdg120+1"]}}) == "16.6-1.pgdg120+1"
+    assert st.version_of("postgres:16",
+                         {"Config": {"Env": ["PATH=/bin", "PG_VERSION=16.6-1.pgdg120+1"]}}) == "16.6-1.pgdg120+1"
     assert st.version_of("registry:5000/devenv/redis:494aaff1ee44", None) == "494aaff1ee44"
     assert st.version_of("redis", {}) == "redis"
 
@@ -40,7 +42,8 @@ def test_rows_say_what_is_wrong():
     assert st.row("postgres", {}, container("exited", None), None, NOW)["problem"] == "state exited"
     assert st.row("postgres", {}, container(health="unhealthy"), None, NOW)["problem"] == "health unhealthy"
     sealed = st.row("vault", {}, container(), None, NOW, extra={"sealed": True, "version": "2.7.2"})
-    assert (sealed["ok"], sealed["problem"], sealed["detail"], sealed["version"]) == (False, "sealed", "sealed", "2.7.2")
+    assert (sealed["ok"], sealed["problem"], sealed["detail"], sealed["version"]) == (
+        False, "sealed", "sealed", "2.7.2")
     assert st.row("vault", {}, container(), None, NOW, extra={"sealed": False})["detail"] == "unsealed"
     fail = st.row("redis-1", {}, container(), None, NOW, extra={"cluster_state": "fail"})
     assert fail["problem"] == "cluster_state:fail" and fail["detail"] == "cluster_state:fail"
@@ -48,7 +51,8 @@ def test_rows_say_what_is_wrong():
     assert st.row("x", {}, container(health=None), None, NOW)["ok"]
     # Starting: healthy only when the container's own check, run by the action, passed.
     assert st.row("x", {}, container(health="starting"), None, NOW)["problem"] == "health starting"
-    assert st.row("x", {}, container(health="starting"), None, NOW, extra={"probe": True})["detail"] == "own healthcheck passes"
+    assert st.row("x", {}, container(health="starting"), None, NOW,
+                  extra={"probe": True})["detail"] == "own healthcheck passes"
     assert st.row("forgejo", {}, container("created", None), None, NOW, create_only=True)["ok"]
     rows = [ok, st.row("redis-2", {}, container("exited", None), None, NOW)]
     assert st.verdict([ok]) == ""
@@ -63,10 +67,11 @@ def test_urls_and_table():
     assert st.urls("vault", reg.registry(declared)) == ["api 127.0.0.1:8200", "https://vault.localhost"]
     assert st.urls("vault", reg.registry(declared, port_offset=31000))[-1] == "https://vault.localhost:31443"
     assert st.urls("vault", reg.registry(declared, {"traefik": {"enabled": False}})) == ["api 127.0.0.1:8200"]
-    lines = st.table([st.row("vault", {}, container(), None, NOW, extra={"urls": ["api 127.0.0.1:8200"], "sealed": False})],
-                     ["mongodb"])
+    lines = st.table([st.row("vault", {}, container(), None, NOW,
+                             extra={"urls": ["api 127.0.0.1:8200"], "sealed": False})], ["mongodb"])
     assert lines[0].split() == list(st.COLUMNS)
-    assert lines[1].split() == ["vault", "running", "healthy", "1h05m", "16.6-bookworm", "api", "127.0.0.1:8200", "unsealed"]
+    assert lines[1].split() == ["vault", "running", "healthy", "1h05m", "16.6-bookworm", "api", "127.0.0.1:8200",
+                                "unsealed"]
     assert lines[2] == "disabled (profile or overrides): mongodb"
 
 
@@ -80,7 +85,8 @@ def test_manifest_checks_refuse_before_anything_changes():
     assert bk.check_manifest(data, set(sums), {"vault/vault.snap": "aa", "mysql/mysql.sql": "cc"}.get) == [
         "mysql/mysql.sql does not match its sha256 in the manifest (altered or truncated)"]
     future = dict(data, format="2.0")
-    assert "format 2.0 is not compatible with this collection's 1.0" in bk.check_manifest(future, set(sums), sums.get)[0]
+    assert "format 2.0 is not compatible with this collection's 1.0" in bk.check_manifest(future, set(sums),
+                                                                                          sums.get)[0]
     assert bk.check_manifest(dict(data, format="1.7"), set(sums), sums.get) == []  # same major: compatible
     assert "no format version" in bk.check_manifest({}, set(), sums.get)[0]
     evil = dict(data, artefacts=[{"file": "../../etc/passwd", "sha256": "x"}])
@@ -105,7 +111,8 @@ def test_what_a_user_reaches_every_published_tcp_port_and_the_route_through_a_ru
             "postgres": {"enabled": True, "ports": {"postgres": {"host": 5432}, "metrics": {"host": None},
                                                     "syslog": {"host": 5514, "protocol": "udp"}}},
             "traefik": {"name": "traefik", "enabled": True, "edge": {"hosts": []},
-                        "ports": {"https": {"host": 8443}}, "web": {"host": "traefik.localhost", "path": "/dashboard/"}}}
+                        "ports": {"https": {"host": 8443}},
+                        "web": {"host": "traefik.localhost", "path": "/dashboard/"}}}
     assert st.reach_targets("postgres", plan) == [("port", "postgres", "127.0.0.1", 5432)]
     assert st.reach_targets("vault", plan) == [("port", "api", "127.0.0.1", 8200),
                                                ("route", "vault.localhost", "127.0.0.1", 8443, "/")]

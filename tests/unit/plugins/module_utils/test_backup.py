@@ -46,10 +46,10 @@ def test_empty_dir_removes_hidden_files_and_checks(tmp_path):
     (tmp_path / "sub").mkdir()
     for name in ("a", ".hidden", "..two", "sub/b"):
         (tmp_path / name).write_text("x")
-    subprocess.run(bk.EMPTY_DIR + [str(tmp_path)], check=True)
+    subprocess.run([*bk.EMPTY_DIR, str(tmp_path)], check=True)
     assert list(tmp_path.iterdir()) == []
-    subprocess.run(bk.EMPTY_DIR + [str(tmp_path)], check=True)  # already empty: fine
-    assert subprocess.run(bk.EMPTY_DIR + [str(tmp_path / "missing")], stderr=subprocess.DEVNULL).returncode != 0
+    subprocess.run([*bk.EMPTY_DIR, str(tmp_path)], check=True)  # already empty: fine
+    assert subprocess.run([*bk.EMPTY_DIR, str(tmp_path / "missing")], stderr=subprocess.DEVNULL).returncode != 0
 
 
 def test_mongo_commands_carry_no_password():

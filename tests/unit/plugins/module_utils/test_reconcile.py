@@ -36,7 +36,8 @@ CASES = [
     ("no files, all right", _want(), _container(), {}, "none", [], None, []),
     ("running without a healthcheck", _want(), _container(health=None), {}, "none", [], None, []),
     ("still starting", _want([CONF]), _container(health="starting"), SAME, "wait", [], None, []),
-    ("starting, but only running is asked", _want(ready="running"), _container(health="starting"), {}, "none", [], None, []),
+    ("starting, but only running is asked", _want(ready="running"), _container(health="starting"), {}, "none", [],
+     None, []),
     ("no container", _want([CONF]), None, {}, "recreate", ["/etc/x.conf"], None, ["container dev-x: missing"]),
     ("spec changed", _want([CONF]), _container(config_hash="h0"), SAME, "recreate", ["/etc/x.conf"], None,
      ["container spec: env"]),
@@ -45,19 +46,22 @@ CASES = [
     ("stopped", _want([CONF]), _container("exited", None), SAME, "start", [], None, ["container dev-x: not running"]),
     ("stopped, a file differs", _want([CONF]), _container("exited", None), OLD, "start", ["/etc/x.conf"], None,
      ["file /etc/x.conf: content"]),
-    ("a file differs", _want([CONF]), _container(), OLD, "copy", ["/etc/x.conf"], "restart", ["file /etc/x.conf: content"]),
-    ("a file is missing", _want([CONF]), _container(), {}, "copy", ["/etc/x.conf"], "restart", ["file /etc/x.conf: missing"]),
+    ("a file differs", _want([CONF]), _container(), OLD, "copy", ["/etc/x.conf"], "restart",
+     ["file /etc/x.conf: content"]),
+    ("a file is missing", _want([CONF]), _container(), {}, "copy", ["/etc/x.conf"], "restart",
+     ["file /etc/x.conf: missing"]),
     ("a mode differs", _want([_file("/etc/x.conf", b"new", mode=0o600)]), _container(), SAME, "copy", ["/etc/x.conf"],
      "restart", ["file /etc/x.conf: mode 644 -> 600"]),
     ("a file asks for a signal", _want([CERT]), _container(), {}, "copy", ["/etc/x.crt"], "SIGHUP",
      ["file /etc/x.crt: missing"]),
-    ("a signal and a restart: restart wins", _want([CERT, CONF]), _container(), OLD, "copy", ["/etc/x.crt", "/etc/x.conf"],
-     "restart", ["file /etc/x.crt: missing", "file /etc/x.conf: content"]),
+    ("a signal and a restart: restart wins", _want([CERT, CONF]), _container(), OLD, "copy",
+     ["/etc/x.crt", "/etc/x.conf"], "restart", ["file /etc/x.crt: missing", "file /etc/x.conf: content"]),
     ("a watched file", _want([ROUTES]), _container(), {}, "copy", ["/etc/routes.yml"], "watch",
      ["file /etc/routes.yml: missing"]),
     ("a watched file and a signal: the signal", _want([ROUTES, CERT]), _container(), {}, "copy",
      ["/etc/routes.yml", "/etc/x.crt"], "SIGHUP", ["file /etc/routes.yml: missing", "file /etc/x.crt: missing"]),
-    ("create-only, all right", _want([CONF], create_only=True), _container("created", None), SAME, "none", [], None, []),
+    ("create-only, all right", _want([CONF], create_only=True), _container("created", None), SAME, "none", [], None,
+     []),
     ("create-only, a file differs", _want([CONF], create_only=True), _container("created", None), OLD, "copy",
      ["/etc/x.conf"], None, ["file /etc/x.conf: content"]),
     ("create-only, no container", _want([CONF], create_only=True), None, {}, "recreate", ["/etc/x.conf"], None,
@@ -92,7 +96,8 @@ def test_tls_field_expands_to_the_three_files_or_one_combined_pem():
     combined = rc.expand_tls({"tls": {"dest": "/etc/m-", "owner": 999, "combined": True}}, "/s")
     assert combined[0]["src"] == ["/s/tls.key", "/s/tls.crt"] and combined[0]["dest"] == "/etc/m-tls.pem"
     assert rc.expand_tls({"tls": {"dest": "/x-", "enabled": "False"}}, "/s") == []
-    assert [f["dest"] for f in rc.expand_tls({"tls": {"dest": "/x-", "ca": False}}, "/s")] == ["/x-tls.crt", "/x-tls.key"]
+    assert [f["dest"] for f in rc.expand_tls({"tls": {"dest": "/x-", "ca": False}}, "/s")] == [
+        "/x-tls.crt", "/x-tls.key"]
 
 
 def test_file_comparison_and_health():
@@ -103,7 +108,8 @@ def test_file_comparison_and_health():
     assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "healthy"}}) == "healthy"
     assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "starting"}}) == "starting"
     assert rc.health_of({"Status": "exited"}) == "failed"
-    assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "starting"}}, "running") == "healthy"
+    assert rc.health_of({"Status": "running", "Running": True, "Health": {"Status": "starting"}},
+                        "running") == "healthy"
 
 
 def test_healthcheck_argv_is_what_docker_would_run():
@@ -126,9 +132,12 @@ def test_the_service_spec_is_checked_naming_the_field():
     assert "files[1] (/b) needs exactly one of template, src or content" in problems
     assert any(p.startswith("tls has unknown field(s) mode;") for p in problems)
     # What a file change does: restart, watch (the service reloads by itself) or a signal, per spec or per file.
-    assert rc.check_spec(dict(good, reload="watch", files=[{"template": "a.j2", "dest": "/a", "reload": "SIGHUP"}])) == []
-    assert rc.check_spec(dict(good, files=[{"template": "a.j2", "dest": "/a", "validate": ["promtool", "check", "config", "%s"]}])) == []
-    assert rc.check_spec(dict(good, files=[{"template": "a.j2", "dest": "/a", "validate": "promtool check config"}])) == [
+    assert rc.check_spec(dict(good, reload="watch",
+                              files=[{"template": "a.j2", "dest": "/a", "reload": "SIGHUP"}])) == []
+    assert rc.check_spec(dict(good, files=[{"template": "a.j2", "dest": "/a",
+                                            "validate": ["promtool", "check", "config", "%s"]}])) == []
+    assert rc.check_spec(dict(good, files=[{"template": "a.j2", "dest": "/a",
+                                            "validate": "promtool check config"}])) == [
         "files[0].validate must be a command (list) with the argument %s for the file, got 'promtool check config'"]
     problems = rc.check_spec(dict(good, reload="reload", files=[{"template": "a.j2", "dest": "/a", "reload": "hup"}]))
     assert problems == ["reload must be restart, watch or a signal name (SIGHUP), got 'reload'",

@@ -77,7 +77,7 @@ def test_unknown_method_is_an_error_not_a_skip():
     with pytest.raises(bm.Fail, match="unknown backup method 'tarball' in the manifest"):
         bm.check_item(session, {"component": "x", "method": "tarball", "file": "x/x"}, "/nonexistent")
     # Every method of the registry's list has its class; vault_keys only comes from a manifest.
-    assert sorted(bm.METHODS) == sorted(bm.bk.METHODS + ("vault_keys",))
+    assert sorted(bm.METHODS) == sorted((*bm.bk.METHODS, "vault_keys"))
     with pytest.raises(bm.Fail):
         bm.method("x", "vault_keys", "the registry")
 
@@ -92,7 +92,8 @@ def engine():
     yield client
     for item in client.containers(LABELS):
         client.remove(item["Id"])
-    for volume in client.api.volumes(filters={"label": "io.colima-services.test=%s" % LABELS["io.colima-services.test"]}).get("Volumes") or []:
+    test_label = "io.colima-services.test=%s" % LABELS["io.colima-services.test"]
+    for volume in client.api.volumes(filters={"label": test_label}).get("Volumes") or []:
         client.api.remove_volume(volume["Name"], force=True)
     client.close()
 
@@ -163,8 +164,8 @@ def test_pg_restore_that_fails_leaves_the_database_as_it_was(engine, session, po
     assert _pg(engine, postgres, "SELECT datname FROM pg_database WHERE datname LIKE 'dev_database%' ORDER BY 1",
                "postgres") == ["dev_database"]
     # The good artefact, with a session open on the live database: it is replaced, nothing is left beside it.
-    engine.api.exec_start(engine.api.exec_create(postgres, ["psql", "-h", "/var/run/postgresql", "-U", "dev_admin", "-d",
-                                                            "dev_database", "-c", "SELECT pg_sleep(300)"])["Id"],
+    engine.api.exec_start(engine.api.exec_create(postgres, ["psql", "-h", "/var/run/postgresql", "-U", "dev_admin",
+                                                            "-d", "dev_database", "-c", "SELECT pg_sleep(300)"])["Id"],
                           detach=True)
     bm.restore_item(session, item, str(tmp_path / "backup"), str(tmp_path))
     assert _pg(engine, postgres, "SELECT v FROM t ORDER BY v") == ["before"]

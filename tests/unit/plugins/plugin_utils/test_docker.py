@@ -18,7 +18,8 @@ LABELS = {"io.colima-services.test": "plugin-utils-docker-%s" % uuid.uuid4().hex
 
 
 def test_demux_splits_the_streams():
-    frames = b"\x01\x00\x00\x00\x00\x00\x00\x03out" + b"\x02\x00\x00\x00\x00\x00\x00\x03err" + b"\x01\x00\x00\x00\x00\x00\x00\x01!"
+    frames = (b"\x01\x00\x00\x00\x00\x00\x00\x03out" + b"\x02\x00\x00\x00\x00\x00\x00\x03err"
+              + b"\x01\x00\x00\x00\x00\x00\x00\x01!")
     assert dk.demux(frames) == (b"out!", b"err")
     assert dk.demux(b"") == (b"", b"")
 
@@ -81,7 +82,8 @@ def test_exec_returns_code_and_both_streams(engine, box):
 
 
 def test_exec_env_stays_in_the_container(engine, box):
-    assert engine.exec_ok(box, ["sh", "-c", 'printf %s "$DEVENV_TEST_SECRET"'], "env", env={"DEVENV_TEST_SECRET": "s3cr3t"}) == b"s3cr3t"
+    assert engine.exec_ok(box, ["sh", "-c", 'printf %s "$DEVENV_TEST_SECRET"'], "env",
+                          env={"DEVENV_TEST_SECRET": "s3cr3t"}) == b"s3cr3t"
     assert "s3cr3t" not in json.dumps(engine.container(box))
 
 
@@ -166,7 +168,7 @@ def test_run_helper_gives_the_exit_code_and_leaves_nothing(engine, image):
 def test_wait_healthy_runs_the_own_check_before_docker_does(engine, image):
     check = ["sh", "-c", "test -f /tmp/ready"]
     name = _run(engine, image, ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 600"],
-                healthcheck={"test": ["CMD"] + check, "interval": 300 * 10 ** 9})
+                healthcheck={"test": ["CMD", *check], "interval": 300 * 10 ** 9})
     start = time.monotonic()
     assert engine.wait_healthy(name, 30, probe=check)["Name"] == "/" + name
     assert time.monotonic() - start < 15
