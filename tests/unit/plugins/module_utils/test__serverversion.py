@@ -2,10 +2,14 @@
 decision (verdict) about a data volume before its container is recreated, as a table."""
 
 import json
+import os
+import uuid
 
 import pytest
+import yaml
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _serverversion as sv
+from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
 
 PG16, PG15 = {"product": "PostgreSQL", "release": "16"}, {"product": "PostgreSQL", "release": "15"}
 MARIADB = {"product": "MariaDB", "release": "10.11"}
@@ -158,3 +162,71 @@ def test_the_spec_field_is_checked_naming_the_field():
         "server.data[1] needs product and file"]
     assert sv.spec_problems(dict(good, image=[]), volumes) == [
         "server.image needs at least one rule ({env: PG_MAJOR, product: PostgreSQL})"]
+
+
+# ---- the roles' rules against real servers (the local images; skipped without them or an engine) ------------------
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+LABELS = {"io.colima-services.test": "serverversion-%s" % uuid.uuid4().hex[:6]}
+# How each local image initialises a data directory, as the role's start script does.
+INIT = {
+    "postgres": ("/var/lib/postgresql/data", "postgres",
+                 '"$(ls -d /usr/lib/postgresql/*/bin | tail -n 1)/initdb" -D /var/lib/postgresql/data >/dev/null'),
+    "mysql": ("/var/lib/mysql", "mysql", "mariadb-install-db --skip-test-db --datadir=/var/lib/mysql >/dev/null 2>&1"),
+}
+
+
+def role_spec(role, tasks_file="run.yml"):
+    """The role's service spec, as its tasks file writes it (in a block or not)."""
+    with open(os.path.join(ROOT, "roles", role, "tasks", tasks_file)) as handle:
+        tasks = yaml.safe_load(handle)
+    tasks += [t for task in tasks for t in task.get("block", [])]
+    return next(t["vars"]["devenv_service"] for t in tasks if "devenv_service" in t.get("vars", {}))
+
+
+def role_server(role):
+    return role_spec(role)["server"]
+
+
+@pytest.mark.parametrize("role,tasks_file", [("postgres", "run.yml"), ("mysql", "run.yml"), ("mongodb", "run.yml"),
+                                             ("redis", "node.yml")])
+def test_the_data_roles_declare_their_server(role, tasks_file):
+    spec = role_spec(role, tasks_file)
+    assert sv.spec_problems(spec["server"], spec["volumes"]) == []
+    assert spec["server"]["variable"] == spec["image"].strip("{} ")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    try:
+        client = dk.Engine({"docker_host": "unix:///var/run/docker.sock", "api_version": "1.41"}, timeout=60)
+    except dk.EngineUnavailable as exc:
+        pytest.skip(str(exc))
+    yield client
+    for item in client.containers(LABELS):
+        client.remove(item["Id"])
+    for volume in client.api.volumes(filters={"label": "%s=%s" % next(iter(LABELS.items()))}).get("Volumes") or []:
+        client.api.remove_volume(volume["Name"], force=True)
+    client.close()
+
+
+@pytest.mark.parametrize("role,expect", [("postgres", {"product": "PostgreSQL", "release": "15", "file": "PG_VERSION"}),
+                                         ("mysql", {"product": "MariaDB", "release": "10.11",
+                                                    "file": "mysql_upgrade_info"})])
+def test_the_roles_data_rules_read_what_a_real_server_wrote(engine, role, expect):
+    tags = sorted(t for i in engine.api.images(name="devenv/" + role) for t in i.get("RepoTags") or [])
+    if not tags:
+        pytest.skip("no devenv/%s image: the Molecule stage builds it" % role)
+    target, user, script = INIT[role]
+    volume = engine.api.create_volume(name="devenv-test-sv-%s-%s" % (role, uuid.uuid4().hex[:6]), labels=LABELS)["Name"]
+    name = "devenv-test-sv-init-%s" % uuid.uuid4().hex[:6]
+    engine.api.create_container(tags[-1], entrypoint=["/bin/sh", "-c", script], user=user, name=name, labels=LABELS,
+                                host_config=engine.api.create_host_config(network_mode="none",
+                                                                          binds=["%s:%s" % (volume, target)]))
+    engine.start(name)
+    assert engine.api.wait(name, timeout=120)["StatusCode"] == 0, engine.logs(name, 20)
+    server = role_server(role)
+    files = engine.volume_files(volume, sv.file_names(server), tags[-1], LABELS)
+    assert sv.data_server(files, server["data"]) == expect
+    # The image says the same server (a local image built before its recipe said so says nothing).
+    said = sv.image_server(engine.image(tags[-1])["Config"], server["image"])
+    assert said in (None, {"product": expect["product"], "release": expect["release"]})
