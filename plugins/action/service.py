@@ -25,6 +25,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _fastpath as fp
 from ansible_collections.colima_services.devenv.plugins.module_utils import _reconcile as rc
+from ansible_collections.colima_services.devenv.plugins.module_utils import _serverversion as sv
 from ansible_collections.colima_services.devenv.plugins.module_utils._files import atomic_write
 from ansible_collections.colima_services.devenv.plugins.module_utils._recipe import recipe_hash
 
@@ -238,6 +239,59 @@ class ActionModule(ActionBase):
             raise _Fail("the new %s does not pass `%s` (exit %s); the file in use is unchanged%s"
                         % (item["dest"], " ".join(item["validate"]), rc_, detail))
 
+    # ---- the data volume's server (module_utils/_serverversion.py) -------------------------------
+    def _server_check(self, spec, name, container, kept, ref, image_id):
+        """Before anything changes: the server the spec's data volume belongs to against the one ref runs. Fails when
+        they differ; returns the record to write once the server runs on the volume, or None."""
+        server = spec.get("server")
+        if not server or self._settings.get("create_only"):
+            return None
+        if not image_id:  # check mode, before a pull or build
+            self._actions.append("would check the server of the volume %s once %s is there" % (server["volume"], ref))
+            return None
+        volume = self._settings["volume_prefix"] + server["volume"]
+        wanted = sv.image_server((self._engine.image(image_id) or {}).get("Config"), server["image"])
+        found, new = self._volume_servers(server, volume, container, kept, name, image_id)
+        verdict = sv.verdict(found, wanted, kept=kept, new=new)
+        ctx = {"component": self._component, "volume": volume, "container": name, "ref": ref, "wanted": wanted,
+               "variable": server["variable"], "upstream": spec["image"],
+               "previous_image": ((container or {}).get("Config") or {}).get("Image")}
+        if verdict.refuse:
+            raise _Fail(sv.refusal(ctx, found[verdict.refuse], verdict.refuse))
+        if verdict.warning:
+            display.warning(sv.warning(ctx, verdict.warning, sv.known(found)[0]))
+        if not verdict.write:
+            return None
+        target = next(v["target"] for v in spec["volumes"] if v["name"] == server["volume"])
+        return {"path": target.rstrip("/") + "/" + sv.RECORD, "content": sv.record(verdict.write, ref),
+                "volume": volume, "server": sv.describe(verdict.write)}
+
+    def _volume_servers(self, server, volume, container, kept, name, image_id):
+        """({source: server or None}, new): the volume's record and data files, read through the container that
+        mounts it, else through a helper from the image; new when the volume does not exist yet."""
+        path = sv.mount_path(container, volume)
+        if path:
+            files = self._engine.small_files(name, path, sv.file_names(server))
+        elif self._engine.volume(volume) is None:
+            return {}, True
+        else:
+            files = self._engine.volume_files(volume, sv.file_names(server), image_id, self._settings["labels"],
+                                              name + "-server-check")
+        found = {"record": sv.parse_record(files.get(sv.RECORD)),
+                 "data": sv.data_server(files, server.get("data") or [])}
+        if path and not kept:
+            found["previous"] = sv.image_server((self._engine.image(container["Image"]) or {}).get("Config"),
+                                                server["image"])
+        return found, False
+
+    def _write_record(self, name, record):
+        """Write the volume's server record into the running container (once the server is up on it); True if so."""
+        if not record or self._task.check_mode:
+            return False
+        self._engine.put_file(name, record["path"], to_bytes(record["content"]), 0o644, 0, 0)
+        self._actions.append("recorded %s on the volume %s" % (record["server"], record["volume"]))
+        return True
+
     # ---- health --------------------------------------------------------------------------
     def _wait(self, name, ready, healthcheck=None):
         """Until Docker says healthy (or running, per ready). Docker runs the first check only one interval
@@ -279,6 +333,7 @@ class ActionModule(ActionBase):
             for item in pending:
                 self._component = item["component"]
                 self._wait(item["container"], item.get("ready", "healthy"), item.get("healthcheck"))
+                self._write_record(item["container"], item.get("record"))
                 result["waited"].append(item["container"])
         except _Fail as exc:
             if not self._modules and not self._wrote:
@@ -349,12 +404,15 @@ class ActionModule(ActionBase):
             self._keep_host_copies(files, os.path.join(self._settings["home"], "services", self._component))
         container = self._engine.container(name)
         decision = rc.decide(want, container, lambda paths: self._engine.read_files(name, paths))
+        if decision.action == "recreate":  # before anything changes: the container will mount these volumes
+            self._refuse_foreign_volumes(spec)
+        record = self._server_check(spec, name, container, decision.action != "recreate", ref, image_id)
         if decision.action == "wait":
             self._wait(name, want["ready"], spec.get("healthcheck"))
         if decision.action in ("none", "wait"):
+            if self._write_record(name, record):
+                result["changed"] = True
             return
-        if decision.action == "recreate":  # before anything changes: the container will mount these volumes
-            self._refuse_foreign_volumes(spec)
         result.update(changed=True, diff={"before_header": name, "after_header": name, "before": "",
                                           "after": "\n".join(decision.diff) + "\n"})
         self._actions.extend(decision.diff)
@@ -364,9 +422,10 @@ class ActionModule(ActionBase):
         if want["create_only"]:
             return
         pending = {"component": self._component, "container": name, "ready": want["ready"],
-                   "healthcheck": spec.get("healthcheck")}
+                   "healthcheck": spec.get("healthcheck"), "record": record}
         if args.get("wait", True):
             self._wait(name, pending["ready"], pending["healthcheck"])
+            self._write_record(name, record)
         else:
             result["pending"] = pending  # started; the play waits for it later, with the others (parallel start)
 

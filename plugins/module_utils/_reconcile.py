@@ -18,6 +18,8 @@ import json
 import os
 import re
 
+from ansible_collections.colima_services.devenv.plugins.module_utils import _serverversion as sv
+
 HASH_LABEL = "config-hash"
 
 
@@ -56,7 +58,7 @@ def bind_mount(bind):
 
 SPEC_FIELDS = ("component", "image", "recipe", "hostname", "aliases", "command", "entrypoint", "user", "env",
                "capabilities", "cap_drop", "pid_mode", "init", "volumes", "binds", "files", "tls", "healthcheck",
-               "ready", "reload")
+               "ready", "reload", "server")
 TLS_FIELDS = ("enabled", "dest", "owner", "group", "key_mode", "cert_mode", "ca_mode", "cert_owned", "ca", "combined")
 
 
@@ -93,6 +95,8 @@ def check_spec(spec):
         for index, item in enumerate(spec.get(key) or []):
             if not isinstance(item, dict) or not all(item.get(n) for n in needs):
                 problems.append("%s[%d] needs %s" % (key, index, " and ".join(needs)))
+    if "server" in spec:
+        problems.extend(sv.spec_problems(spec["server"], spec.get("volumes")))
     tls = spec.get("tls")
     if tls:
         if not isinstance(tls, dict) or not str(tls.get("dest", "")).startswith("/"):

@@ -141,6 +141,21 @@ options:
         description:
         - What to wait for before the role goes on. C(running) is for a service that the role itself must bring to
           health after start (Vault can be healthy only once the role has unsealed it).
+      server:
+        type: dict
+        description:
+        - The server a data volume belongs to. Once the server is up on the volume, the step records its product and
+          release in the file C(.devenv-server) at the volume's root. Before it recreates the container, it compares
+          what the volume holds (its record; else what the data's own files say; else the server of the image of
+          the container that ran on it) with the server of the image it would start, and fails, changing nothing,
+          when the product or the release differs, naming both, O(spec.server.variable) and the way out
+          (C(docs/upgrading.md)).
+        - C(volume) (one of O(spec.volumes)' names), C(variable) (the variable that sets O(spec.image), named in the
+          refusal), C(image) (rules for what an image runs, the first that answers wins - C(env) or C(label) naming
+          a value that starts with the release, and C(product)) and C(data) (rules for what the data says - C(file)
+          at the volume's root, its C(product), and C(contains), a text the file must hold).
+        - The release is the first two numbers of the value (after an epoch such as C(1:)), or the one number there
+          is - PostgreSQL 16, MySQL 8.4, MariaDB 10.11, MongoDB 7.0, Redis 7.4.
   entry:
     description: The component's resolved registry entry (C(ip), C(ports), C(memory_limit_mb), C(cpus)).
     type: dict

@@ -392,6 +392,35 @@ class Engine(object):
             answers = pool.map(lambda item: self.read_files(item[0], item[1]), items)
             return dict((c, answer) for (c, _paths), answer in zip(items, answers, strict=True))
 
+    def small_files(self, container, directory, names):
+        """{name: content bytes or None} of files directly in a directory of the container: one archive read per file,
+        never of the directory itself (a data directory can be large)."""
+        out = {}
+        for name in names:
+            try:
+                out[name] = self.get_file(container, directory.rstrip("/") + "/" + name)
+            except NotFound:
+                out[name] = None
+        return out
+
+    def volume_files(self, volume, names, image, labels=None, name=None):
+        """small_files at the root of a named volume, through a container made for it from image and removed again,
+        never started: the volume mounted read-only, nothing of the image copied into it. name: the helper's
+        (a helper left behind by an earlier run is removed first)."""
+        if name:
+            self.remove(name)
+        root = "/devenv-volume"
+        mount = docker.types.Mount(root, volume, type="volume", read_only=True, no_copy=True)
+        with _translated:
+            created = self.api.create_container(image, entrypoint=["/bin/true"], name=name, labels=dict(labels or {}),
+                                                host_config=self.api.create_host_config(network_mode="none",
+                                                                                        mounts=[mount]))
+        try:
+            return self.small_files(created["Id"], root, names)
+        finally:
+            with _translated:  # v: also the anonymous volumes of the image's VOLUME paths, never a named one
+                self.api.remove_container(created["Id"], force=True, v=True)
+
     def _read_into(self, container, path, wanted, out):
         try:
             chunks = self.archive(container, path)

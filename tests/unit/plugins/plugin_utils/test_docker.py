@@ -165,6 +165,37 @@ def test_run_helper_gives_the_exit_code_and_leaves_nothing(engine, image):
     assert engine.container(name) is None
 
 
+def test_small_files_of_a_volume_are_read_through_a_container_never_started(engine, image):
+    """What the service step reads at a data volume's root (its server record, PG_VERSION) when no container mounts
+    it: through a helper that is created, never started, and removed with the anonymous volume its image's VOLUME
+    makes; the named volume is left as it was."""
+    volume = engine.api.create_volume(name="devenv-test-vol-%s" % uuid.uuid4().hex[:8], labels=LABELS)["Name"]
+    tagged = "devenv-test-volimage:%s" % uuid.uuid4().hex[:8]
+    try:
+        writer = "devenv-test-writer-%s" % uuid.uuid4().hex[:8]
+        engine.api.create_container(image, command=["sh", "-c", "printf 16 > /v/PG_VERSION && mkdir /v/base"],
+                                    name=writer, labels=LABELS,
+                                    host_config=engine.api.create_host_config(network_mode="none",
+                                                                              binds=["%s:/v" % volume]))
+        engine.start(writer)
+        assert engine.api.wait(writer, timeout=30)["StatusCode"] == 0
+        engine.remove(writer)
+        # An image with a VOLUME of its own, as the upstream database images have.
+        holder = _run(engine, image, ["true"])
+        engine.api.commit(holder, repository=tagged.split(":")[0], tag=tagged.split(":")[1], changes=["VOLUME /data"])
+        engine.remove(holder)
+        before = {v["Name"] for v in engine.api.volumes().get("Volumes") or []}
+        helper = "devenv-test-reader-%s" % uuid.uuid4().hex[:8]
+        found = engine.volume_files(volume, ["PG_VERSION", ".devenv-server", "base"], tagged, LABELS, helper)
+        assert found == {"PG_VERSION": b"16", ".devenv-server": None, "base": None}
+        assert engine.container(helper) is None
+        assert {v["Name"] for v in engine.api.volumes().get("Volumes") or []} == before
+    finally:
+        engine.api.remove_volume(volume, force=True)
+        if engine.image(tagged):
+            engine.api.remove_image(tagged)
+
+
 def test_wait_healthy_runs_the_own_check_before_docker_does(engine, image):
     check = ["sh", "-c", "test -f /tmp/ready"]
     name = _run(engine, image, ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 600"],
