@@ -333,7 +333,8 @@ class ActionModule(ActionBase):
             for item in pending:
                 self._component = item["component"]
                 self._wait(item["container"], item.get("ready", "healthy"), item.get("healthcheck"))
-                self._write_record(item["container"], item.get("record"))
+                if self._write_record(item["container"], item.get("record")):
+                    result["changed"] = True
                 result["waited"].append(item["container"])
         except _Fail as exc:
             if not self._modules and not self._wrote:
@@ -362,13 +363,13 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
         args = self._task.args
+        self._modules, self._actions, self._wrote = [], [], False
         if args.get("wait_for") is not None:
             self._settings, self._component = args.get("settings") or {}, None
             self._connect()
             result.update(self._wait_for(args["wait_for"]))
             return result
         spec, entry = self._checked_args(args)
-        self._modules, self._actions, self._wrote = [], [], False
         name = self._settings["container_prefix"] + self._component
         result.update(changed=False, container=name,
                       status="created" if self._settings.get("create_only") else "deployed",
