@@ -1,5 +1,6 @@
 """Shared fixtures: the checkout importable as ansible_collections.colima_services.devenv,
-run_module (a module's main() in-process) and bao (a real OpenBao server)."""
+run_module (a module's main() in-process), bao (a real OpenBao server) and docker_engine (the local engine, for
+tests that make containers of their own)."""
 
 import json
 import os
@@ -97,3 +98,30 @@ def bao(tmp_path):
     server = BaoServer(tmp_path / "bao").start()
     yield server
     server.stop()
+
+
+DOCKER_SETTINGS = {"docker_host": "unix:///var/run/docker.sock", "api_version": "1.41"}
+
+
+def docker_engine(labels, timeout=60):
+    """For a module-scoped fixture: `yield from docker_engine(LABELS)`. The local engine through the collection's own
+    Engine (the test skips when none answers); afterwards every container, volume, network and image carrying the
+    first of these labels (one per test run, so that a parallel run's objects stay) is removed."""
+    from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
+
+    try:
+        client = dk.Engine(DOCKER_SETTINGS, timeout=timeout)
+    except dk.EngineUnavailable as exc:
+        pytest.skip(str(exc))
+    yield client
+    label = "%s=%s" % next(iter(labels.items()))
+    for item in client.containers(dict([next(iter(labels.items()))])):
+        client.remove(item["Id"])
+    for volume in client.api.volumes(filters={"label": label}).get("Volumes") or []:
+        client.api.remove_volume(volume["Name"], force=True)
+    for network in client.api.networks(filters={"label": label}):
+        client.api.remove_network(network["Id"])
+    for image in client.api.images(filters={"label": label}):
+        client.api.remove_image(image["Id"], force=True)
+    client.close()
+

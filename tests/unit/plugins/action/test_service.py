@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _serverversion as sv
-from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
+from conftest import docker_engine
 
 pytestmark = pytest.mark.playbook  # see pytest.ini
 
@@ -43,21 +43,7 @@ STEP = """- hosts: localhost
 
 @pytest.fixture(scope="module")
 def engine():
-    try:
-        client = dk.Engine(SETTINGS, timeout=60)
-    except dk.EngineUnavailable as exc:
-        pytest.skip(str(exc))
-    yield client
-    for item in client.containers(LABELS):
-        client.remove(item["Id"])
-    label = "%s=%s" % next(iter(LABELS.items()))
-    for volume in client.api.volumes(filters={"label": label}).get("Volumes") or []:
-        client.api.remove_volume(volume["Name"], force=True)
-    for network in client.api.networks(filters={"label": label}):
-        client.api.remove_network(network["Id"])
-    for image in client.api.images(filters={"label": label}):
-        client.api.remove_image(image["Id"], force=True)
-    client.close()
+    yield from docker_engine(LABELS)
 
 
 @pytest.fixture(scope="module")

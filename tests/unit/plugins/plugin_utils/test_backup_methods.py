@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from ansible_collections.colima_services.devenv.plugins.plugin_utils import _backup_methods as bm
-from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
+from conftest import docker_engine
 
 PREFIX = "devenv-test-bk-%s-" % uuid.uuid4().hex[:6]
 # This run's own label: a teardown removes what carries it, never what another test run (in parallel) made.
@@ -85,17 +85,7 @@ def test_unknown_method_is_an_error_not_a_skip():
 # ---- real containers -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def engine():
-    try:
-        client = dk.Engine(SETTINGS, timeout=60)
-    except dk.EngineUnavailable as exc:
-        pytest.skip(str(exc))
-    yield client
-    for item in client.containers(LABELS):
-        client.remove(item["Id"])
-    test_label = "io.colima-services.test=%s" % LABELS["io.colima-services.test"]
-    for volume in client.api.volumes(filters={"label": test_label}).get("Volumes") or []:
-        client.api.remove_volume(volume["Name"], force=True)
-    client.close()
+    yield from docker_engine(LABELS)
 
 
 def _image(engine, repo):

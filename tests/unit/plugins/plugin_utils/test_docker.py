@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from ansible_collections.colima_services.devenv.plugins.plugin_utils import _docker as dk
+from conftest import docker_engine
 
 SETTINGS = {"docker_host": "unix:///var/run/docker.sock", "api_version": "1.41"}
 # This run's own label: the teardown removes what carries it, never what another test run (in parallel) made.
@@ -33,14 +34,7 @@ def test_an_engine_that_does_not_answer_is_named(tmp_path):
 
 @pytest.fixture(scope="module")
 def engine():
-    try:
-        client = dk.Engine(SETTINGS, timeout=30)
-    except dk.EngineUnavailable as exc:
-        pytest.skip(str(exc))
-    yield client
-    for item in client.containers(LABELS):
-        client.remove(item["Id"])
-    client.close()
+    yield from docker_engine(LABELS, timeout=30)
 
 
 @pytest.fixture(scope="module")
