@@ -10,6 +10,20 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "collections"))
+# The registry as the collection ships it (roles/devenv/defaults/main.yml).
+DEFAULTS = os.path.join(ROOT, "roles", "devenv", "defaults", "main.yml")
+
+
+def shipped(replicas=0):
+    """The registry as shipped, with the redis replica switch rendered as Ansible would."""
+    import yaml
+
+    with open(DEFAULTS) as handle:
+        components = yaml.safe_load(handle)["devenv_components"]
+    for entry in components.values():
+        if isinstance(entry.get("enabled"), str):
+            entry["enabled"] = replicas >= 1
+    return components
 
 
 class ModuleExit(Exception):

@@ -12,7 +12,7 @@ from ansible_collections.colima_services.devenv.plugins.filter import registry a
 from ansible_collections.colima_services.devenv.plugins.module_utils import _preflight as pf
 from ansible_collections.colima_services.devenv.plugins.modules import preflight
 
-from test_registry import shipped
+from conftest import shipped
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OURS = {"io.colima-services.owner": "devenv", "io.colima-services.instance": "default"}

@@ -11,7 +11,7 @@ from ansible_collections.colima_services.devenv.plugins.filter import registry a
 from ansible_collections.colima_services.devenv.plugins.module_utils import _preflight as pf
 from ansible_collections.colima_services.devenv.plugins.modules import preflight
 
-from test_registry import DEFAULTS, shipped
+from conftest import DEFAULTS, shipped
 
 BASE_ARGS = dict(network_name="dev-services", subnet="172.20.0.0/16", gateway="172.20.0.1")
 

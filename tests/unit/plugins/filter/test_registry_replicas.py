@@ -5,7 +5,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.colima_services.devenv.plugins.filter import registry as reg
 
-from test_registry import shipped
+from conftest import shipped
 
 
 def plan_with(replicas, **overrides):

@@ -10,10 +10,10 @@ import time
 import pytest
 
 from ansible_collections.colima_services.devenv.plugins.module_utils import _runlock
+from conftest import ROOT
 
 pytestmark = pytest.mark.playbook  # see pytest.ini
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 
 

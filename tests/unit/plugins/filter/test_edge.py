@@ -1,6 +1,5 @@
 """The edge's filters: the dashboard's basic-auth line."""
 
-import os
 
 import bcrypt
 import pytest
@@ -9,7 +8,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.colima_services.devenv.plugins.filter import registry as reg
 from ansible_collections.colima_services.devenv.plugins.filter.edge import htpasswd_line
 
-DEFAULTS = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "devenv", "defaults", "main.yml")
+from conftest import DEFAULTS
 
 
 def _hash(line):

@@ -2,26 +2,14 @@
 
 import datetime
 import json
-import os
 
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.colima_services.devenv.plugins.filter import registry as reg
 from ansible_collections.colima_services.devenv.plugins.module_utils import _reconcile as rc
 
-DEFAULTS = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "devenv", "defaults", "main.yml")
-
-
-def shipped(replicas=0):
-    """The registry as shipped, with the redis replica switch rendered as Ansible would."""
-    with open(DEFAULTS) as handle:
-        components = yaml.safe_load(handle)["devenv_components"]
-    for entry in components.values():
-        if isinstance(entry.get("enabled"), str):
-            entry["enabled"] = replicas >= 1
-    return components
+from conftest import shipped
 
 
 def test_shipped_registry_keeps_the_design_addresses_and_derives_the_rest():
