@@ -4,7 +4,7 @@ import sys
 import webbrowser
 
 from devenv_cli import FAILURE, OK
-from devenv_cli.clients import shell_argv
+from devenv_cli.clients import shell_argv, shell_env
 from devenv_cli.run import CliError, container, docker
 
 
@@ -28,7 +28,7 @@ def shell(ctx, args):
     argv = (list(args.client_args or []) or ["sh"]) if args.raw else shell_argv(spec.get("ports") or {}, fields) + list(
         args.client_args or [])
     flags = ["-i"] + (["-t"] if sys.stdin.isatty() and sys.stdout.isatty() else [])
-    proc = docker(ctx, "exec", *flags, name, *argv, check=False)
+    proc = docker(ctx, "exec", *flags, *shell_env(ctx.plan()["settings"]), name, *argv, check=False)
     return proc.returncode
 
 

@@ -14,21 +14,23 @@ URLS = {
     "api": {"scheme": "http", "path": "", "query": "", "user": None, "password": None},
 }
 
-# The client inside the container (argv; "$@" gets the user's arguments). Credentials never go on argv: each
-# client reads them inside the container (socket auth, the role's 0600 option file, the node's own config).
-SHELLS = {
-    "postgres": ["sh", "-c", 'exec psql -U "$0" "$@"', "{username}", "{database}"],
-    "mysql": ["sh", "-c", 'exec "$(command -v mariadb || command -v mysql)" '
-              '--defaults-extra-file=/usr/local/etc/mysql-client.cnf "$@"', "sh"],
-    "tls": ["sh", "-c", "REDISCLI_AUTH=$(sed -n 's/^requirepass \"\\(.*\\)\"$/\\1/p' /usr/local/etc/redis.conf); "
-            'export REDISCLI_AUTH; exec redis-cli -c -p 6379 "$@"', "sh"],
-    "mongodb": ["sh", "-c", 'command -v mongosh >/dev/null || { echo "this image has no mongosh (the local recipe): '
-                'connect from the host with the URL of devenv creds $0" >&2; exit 127; }; '
-                'exec mongosh --quiet "$@"', "{component}"],
-    "api": ["sh", "-c", 'export BAO_ADDR=http://127.0.0.1:8200 VAULT_ADDR=http://127.0.0.1:8200; '
-            'if [ $# -gt 0 ]; then exec "$(command -v bao || command -v vault)" "$@"; fi; '
-            'echo "bao/vault CLI: log in with the token of devenv creds vault (bao login)" >&2; exec sh', "sh"],
-}
+def _shells():
+    """The client inside the container (argv; "$@" gets the user's arguments). Credentials never go on argv: each
+    client reads them inside the container (socket auth, the role's 0600 option file, the node's own config), in the
+    directory that the exec's environment names (shell_env), as the backup's commands do."""
+    from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
+
+    return {
+        "postgres": ["sh", "-c", 'exec psql -U "$0" "$@"', "{username}", "{database}"],
+        "mysql": ["sh", "-c", "exec " + bk.mysql_client() + ' "$@"', "sh"],
+        "tls": ["sh", "-c", bk.REDIS_AUTH + 'exec redis-cli -c -p 6379 "$@"', "sh"],
+        "mongodb": ["sh", "-c", 'command -v mongosh >/dev/null || { echo "this image has no mongosh '
+                    '(the local recipe): connect from the host with the URL of devenv creds $0" >&2; exit 127; }; '
+                    'exec mongosh --quiet "$@"', "{component}"],
+        "api": ["sh", "-c", 'export BAO_ADDR=http://127.0.0.1:8200 VAULT_ADDR=http://127.0.0.1:8200; '
+                'if [ $# -gt 0 ]; then exec "$(command -v bao || command -v vault)" "$@"; fi; '
+                'echo "bao/vault CLI: log in with the token of devenv creds vault (bao login)" >&2; exec sh', "sh"],
+    }
 
 
 def _fill(text, fields):
@@ -53,10 +55,18 @@ def url(port_name, host, port, secret, ca):
                                  "?" + query if query else "")
 
 
+def shell_env(settings):
+    """docker exec's -e options for shell_argv: where the roles put the container's files."""
+    from ansible_collections.colima_services.devenv.plugins.module_utils import _backup as bk
+
+    return ["-e", "%s=%s" % next(iter(bk.conf_env(settings).items()))]
+
+
 def shell_argv(ports, fields):
     """The client argv for a component (the first of its port names that has one), else a plain shell."""
+    shells = _shells()
     for name in sorted(ports):
-        if name in SHELLS:
-            script = SHELLS[name]
+        if name in shells:
+            script = shells[name]
             return script[:3] + [arg.format(**fields) for arg in script[3:]]
     return ["sh"]

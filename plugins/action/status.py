@@ -73,7 +73,7 @@ class ActionModule(ActionBase):
 
     def _redis(self, name):
         try:
-            code, out, _ = self._engine.exec_run(name, st.redis_info_argv(st.REDIS_CONF), "cluster info", timeout=10)
+            code, out, _ = self._engine.exec_run(name, st.redis_info_argv(self._redis_conf), "cluster info", timeout=10)
         except dk.DockerError as exc:
             return {"error": "cluster info: %s" % exc}
         info = st.cluster_info(out.decode("utf-8", "replace"))
@@ -118,6 +118,10 @@ class ActionModule(ActionBase):
         create_only = set(args.get("create_only") or [])
         prefix, label = settings.get("container_prefix", "dev-"), settings.get("label_prefix", "io.colima-services")
         instance = (settings.get("labels") or {}).get(label + ".instance", "default")
+        # The node's config, where the redis role puts it (devenv_conf_dir); the fast path reads it from its files.
+        if not settings.get("conf_dir"):
+            raise AnsibleActionFail("status needs settings.conf_dir (devenv_conf_dir, from the devenv role's init)")
+        self._redis_conf = os.path.join(settings["conf_dir"], "redis.conf")
         try:
             self._engine = dk.Engine(settings, timeout=30)
         except dk.EngineUnavailable as exc:

@@ -16,8 +16,9 @@ import re
 # The manifest's format: a restore refuses another major version (the artefacts' layout may differ).
 FORMAT = "1.0"
 MANIFEST = "manifest.json"
-# Where the roles put what the commands below use inside the containers (roles/*/vars/main.yml).
-CONF_DIR = "/usr/local/etc"
+# The commands below find the files the roles put into a container (roles/*/vars/main.yml, all under
+# devenv_conf_dir) in the directory this variable of their exec's environment names: conf_env(settings).
+CONF_ENV = "DEVENV_CONF"
 PG_SOCKET = "/var/run/postgresql"
 WORK_DIR = "/tmp/devenv-backup"
 
@@ -30,11 +31,11 @@ MYSQL_SKIP = ("information_schema", "performance_schema", "mysql", "sys")
 
 # Redis: the password is read from the node's own config file inside the container, into the environment of
 # this shell only (never on a command line).
-_REDIS_AUTH = ("REDISCLI_AUTH=$(sed -n 's/^requirepass \"\\(.*\\)\"$/\\1/p' %s/redis.conf); export REDISCLI_AUTH; "
-               % CONF_DIR)
+REDIS_AUTH = ("REDISCLI_AUTH=$(sed -n 's/^requirepass \"\\(.*\\)\"$/\\1/p' \"$%s/redis.conf\"); "
+               "export REDISCLI_AUTH; " % CONF_ENV)
 
 # BGSAVE (retried while an AOF rewrite runs), wait for it, check it succeeded; prints the RDB's path.
-REDIS_BGSAVE = ["/bin/sh", "-c", _REDIS_AUTH + """
+REDIS_BGSAVE = ["/bin/sh", "-c", REDIS_AUTH + """
 set -e
 [ "$(redis-cli -p 6379 info replication | tr -d '\\r' | sed -n 's/^role://p')" = master ] || { echo replica; exit 0; }
 i=0
@@ -48,7 +49,7 @@ echo "$(redis-cli -p 6379 config get dir | sed -n 2p)/$(redis-cli -p 6379 config
 # Restore one node from the RDB at $1: with AOF on (the default), the RDB becomes the base of a new AOF manifest
 # (Redis 7 ignores an RDB when AOF is on); with AOF off it becomes the dump file, and the save on shutdown is
 # turned off so that it is not overwritten. The caller restarts the container afterwards.
-REDIS_RESTORE = ["/bin/sh", "-c", _REDIS_AUTH + """
+REDIS_RESTORE = ["/bin/sh", "-c", REDIS_AUTH + """
 set -e
 rdb="$1"
 dir=$(redis-cli -p 6379 config get dir | sed -n 2p)
@@ -66,7 +67,7 @@ else
 fi
 """, "sh"]
 
-REDIS_CLUSTER_STATE = ["/bin/sh", "-c", _REDIS_AUTH + "redis-cli -p 6379 cluster info | tr -d '\\r' | sed -n 's/^cluster_state://p'"]
+REDIS_CLUSTER_STATE = ["/bin/sh", "-c", REDIS_AUTH + "redis-cli -p 6379 cluster info | tr -d '\\r' | sed -n 's/^cluster_state://p'"]
 
 
 def pg_list(user):
@@ -123,7 +124,12 @@ done
 def _mysql_tool(dump):
     # MariaDB names its tools mariadb-dump/mariadb, MySQL mysqldump/mysql; the option file holds root's password.
     first, second = ("mariadb-dump", "mysqldump") if dump else ("mariadb", "mysql")
-    return '$(command -v %s || command -v %s) --defaults-extra-file=%s/mysql-client.cnf' % (first, second, CONF_DIR)
+    return '$(command -v %s || command -v %s) --defaults-extra-file="$%s/mysql-client.cnf"' % (first, second, CONF_ENV)
+
+
+def mysql_client():
+    """The MySQL/MariaDB client with root's option file, for a shell inside the container (devenv shell mysql)."""
+    return _mysql_tool(False)
 
 
 def mysql_list():
@@ -154,8 +160,8 @@ RABBITMQ_RESTORE = ["/bin/sh", "-c",
 # managed by the mongodb role). The password is never an argument: mongodump reads it from a 0600 YAML file
 # (--config, tools >= 100.3) written from the container's own 0600 password file; the script reads that file itself.
 MONGO_SKIP = ("admin", "config", "local")
-MONGO_PASSWORD = CONF_DIR + "/mongodb-password"
-MONGO_CA = CONF_DIR + "/mongodb-ca.crt"
+MONGO_PASSWORD = "$%s/mongodb-password" % CONF_ENV
+MONGO_CA = "$%s/mongodb-ca.crt" % CONF_ENV
 MONGO_DUMP_DIR = WORK_DIR + "/dump"
 MONGO_SCRIPT = WORK_DIR + "/mongo_dump.py"
 # Prints the tool this container has: mongodump (with mongorestore), python (pymongo), or none.
@@ -169,14 +175,19 @@ MONGO_TOOL = ["/bin/sh", "-c",
 _MONGO_TOOLS_CONF = (
     'set -e; umask 077; conf="%(work)s/mongo-tools.yaml"; '
     # Quoted: a YAML value of digits alone would not be a string.
-    "{ printf 'password: \"'; tr -d '\\r\\n' <%(pw)s; printf '\"\\n'; } >\"$conf\"; "
-    'tls=""; if [ -e %(ca)s ]; then tls="--tls --tlsCAFile=%(ca)s"; fi; '
+    "{ printf 'password: \"'; tr -d '\\r\\n' <\"%(pw)s\"; printf '\"\\n'; } >\"$conf\"; "
+    'tls=""; if [ -e "%(ca)s" ]; then tls="--tls --tlsCAFile=%(ca)s"; fi; '
     % {"work": WORK_DIR, "pw": MONGO_PASSWORD, "ca": MONGO_CA})
 
 
 # The tools' common options: the admin user ($1) with the password from the config file, TLS when there is a CA.
 _MONGO_LOGIN = ('--quiet --config "$conf" --host localhost --port 27017 --username "$1" --authenticationDatabase admin '
                 '$tls')
+
+
+def conf_env(settings):
+    """The exec environment the commands above need: where the roles put the container's files."""
+    return {CONF_ENV: settings["conf_dir"]}
 
 
 def _mongo_argv(tool, mode, user, tools_command):

@@ -28,9 +28,8 @@ import os
 import struct
 import sys
 
-CONF_DIR = "/usr/local/etc"
-PASSWORD_FILE = CONF_DIR + "/mongodb-password"
-CA_FILE = CONF_DIR + "/mongodb-ca.crt"
+# Where the mongodb role put the container's files: the exec's environment says (_backup.conf_env).
+CONF_ENV = "DEVENV_CONF"
 # The server's own databases: users live in admin and are managed by the mongodb role.
 SKIP = ("admin", "config", "local")
 BATCH = 1000
@@ -70,9 +69,11 @@ def bson_documents(handle):
 
 def _client(user):
     from pymongo import MongoClient
-    with open(PASSWORD_FILE) as handle:
+    conf = os.environ[CONF_ENV]
+    with open(os.path.join(conf, "mongodb-password")) as handle:
         password = handle.read().strip()
-    tls = {"tls": True, "tlsCAFile": CA_FILE} if os.path.exists(CA_FILE) else {}
+    ca_file = os.path.join(conf, "mongodb-ca.crt")
+    tls = {"tls": True, "tlsCAFile": ca_file} if os.path.exists(ca_file) else {}
     return MongoClient("localhost", 27017, username=user, password=password, authSource="admin",
                        serverSelectionTimeoutMS=15000, **tls)
 

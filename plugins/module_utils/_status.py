@@ -109,10 +109,6 @@ def version_of(image_ref, image_info):
     return tail.split(":", 1)[1] if ":" in tail else (tail or "-")
 
 
-# Where the redis role puts a node's config (its _redis_conf_dir); the fast path reads it from the node's files.
-REDIS_CONF = "/usr/local/etc/redis.conf"
-
-
 def redis_info_argv(conf):
     """CLUSTER INFO and the version on a node; the password is read from the node's config inside the container."""
     return ["/bin/sh", "-c",

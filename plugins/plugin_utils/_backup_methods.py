@@ -77,7 +77,8 @@ class Session(object):
     def exec(self, info, argv, what, timeout=QUICK):
         """stdout of argv run in the container within timeout s; Fail naming what it was doing otherwise."""
         try:
-            return self.engine.exec_ok(self.name(info), argv, what, user=self.user(info), timeout=timeout)
+            return self.engine.exec_ok(self.name(info), argv, what, user=self.user(info),
+                                       env=bk.conf_env(self.settings), timeout=timeout)
         except dk.ExecError as exc:
             raise Fail(str(exc)) from None
 
@@ -469,7 +470,7 @@ def cluster_ok(s, component):
     def check(info):
         try:
             code, out, _err = s.engine.exec_run(s.name(info), bk.REDIS_CLUSTER_STATE, "reading the cluster state",
-                                                user=s.user(info), timeout=10)
+                                                user=s.user(info), env=bk.conf_env(s.settings), timeout=10)
         except dk.DockerError:
             return False
         return code == 0 and to_text(out).strip() == "ok"

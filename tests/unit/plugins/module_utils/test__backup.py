@@ -71,9 +71,9 @@ def test_mongo_commands_carry_no_password():
 
 def test_mongo_tools_config_file_is_quoted_yaml(tmp_path):
     """The shell prologue writes `password: "<file content>"` with mode 0600 (run here against a fake file)."""
-    script = bk._MONGO_TOOLS_CONF.replace(bk.MONGO_PASSWORD, str(tmp_path / "pw")).replace(bk.WORK_DIR, str(tmp_path))
-    (tmp_path / "pw").write_text("0123456789\n")
-    subprocess.run(["/bin/sh", "-c", script], check=True)
+    script = bk._MONGO_TOOLS_CONF.replace(bk.WORK_DIR, str(tmp_path))
+    (tmp_path / "mongodb-password").write_text("0123456789\n")
+    subprocess.run(["/bin/sh", "-c", script], check=True, env=bk.conf_env({"conf_dir": str(tmp_path)}))
     conf = tmp_path / "mongo-tools.yaml"
     assert conf.read_text() == 'password: "0123456789"\n'
     assert conf.stat().st_mode & 0o777 == 0o600
@@ -140,9 +140,9 @@ def test_mongodump_and_mongorestore_invocations(tmp_path, tls):
     (conf / "mongodb-password").write_text("S3cretPassw0rd\n")
     if tls:
         (conf / "mongodb-ca.crt").write_text("ca")
-    env = {"PATH": "%s:/usr/bin:/bin" % fake}
+    env = dict(bk.conf_env({"conf_dir": str(conf)}), PATH="%s:/usr/bin:/bin" % fake)
     for argv in (bk.mongo_dump("mongodump", "dev_user"), bk.mongo_restore("mongodump", "dev_user")):
-        argv = [a.replace(bk.WORK_DIR, str(work)).replace(bk.CONF_DIR, str(conf)) for a in argv]
+        argv = [a.replace(bk.WORK_DIR, str(work)) for a in argv]
         subprocess.run(argv, check=True, env=env, stdout=subprocess.DEVNULL)
     for tool in ("mongodump", "mongorestore"):
         args = (tmp_path / (tool + ".args")).read_text()
@@ -153,3 +153,12 @@ def test_mongodump_and_mongorestore_invocations(tmp_path, tls):
     assert "--nsExclude=admin.*" in (tmp_path / "mongorestore.args").read_text()
     assert sorted(p.name for p in (work / "dump").iterdir()) == ["app"]
     assert not (work / "mongo-tools.yaml").exists()
+
+
+def test_the_pymongo_script_reads_the_directory_the_commands_are_given():
+    # _mongo_dump.py runs alone in the container (it cannot import _backup): the same variable, written twice.
+    from ansible_collections.colima_services.devenv.plugins.module_utils import _mongo_dump as md
+
+    assert md.CONF_ENV == bk.CONF_ENV and bk.conf_env({"conf_dir": "/etc/x"}) == {bk.CONF_ENV: "/etc/x"}
+    commands = (bk.REDIS_BGSAVE, bk.mysql_list(), bk.mongo_dump("mongodump", "u"))
+    assert all("/usr/local/etc" not in part for argv in commands for part in argv)

@@ -20,7 +20,7 @@ PREFIX = "devenv-test-bk-%s-" % uuid.uuid4().hex[:6]
 # This run's own label: a teardown removes what carries it, never what another test run (in parallel) made.
 LABELS = {"io.colima-services.test": PREFIX + "backup-methods"}
 SETTINGS = {"docker_host": "unix:///var/run/docker.sock", "api_version": "1.41", "container_prefix": PREFIX,
-            "health_timeout": 60, "labels": LABELS}
+            "health_timeout": 60, "labels": LABELS, "conf_dir": "/usr/local/etc"}
 
 
 # PID 1 of a container gets no default signal handler: a bare `sleep` would sit out every stop's whole timeout.
