@@ -119,21 +119,27 @@ class ActionModule(ActionBase):
         record = fp.load(home)
         host = fp.host_files((record or {}).get("host_dirs") or [])
         why = fp.record_differences(record, digest, now, host)
-        plays = None  # the plays that differ; None: all of them
+        plays = components = None  # the plays and components that differ; None: all of them
         if record is not None and not fp.record_differences(record, record.get("inputs"), now, host):
-            # Nothing is due and the host files hold: the inputs may differ, and then which plays they concern.
-            plays = fp.plays_of_changes(root, fp.changed_parts(record.get("parts"), parts),
-                                        fp.input_variables(task_vars), role_plays(root)) if why else set()
-            if plays is not None:
-                engine_plays, engine_why = self._engine_differences(record, settings)
+            # Nothing is due and the host files hold: the inputs may differ, and then which roles they concern.
+            plays_of = role_plays(root)
+            roles = fp.roles_of_changes(root, fp.changed_parts(record.get("parts"), parts),
+                                        fp.input_variables(task_vars), set(plays_of)) if why else set()
+            if roles is not None:
+                engine_why, differing = self._engine_differences(record, settings)
                 why = why + engine_why
-                plays = None if engine_plays is None else plays | engine_plays
+                engine_plays = None if differing is None else fp.of_containers(record, differing, "play")
+                engine_components = None if differing is None else fp.of_containers(record, differing, "component")
+                if engine_plays is not None and engine_components is not None:
+                    # A component role is named after its component (the shared component steps skip the others).
+                    plays = set(plays_of[r] for r in roles) | engine_plays
+                    components = roles | engine_components
         result.update(hit=not why, why=why[:5], seconds=round(time.monotonic() - started, 2))
         if why:
             fp.forget(home)
             if plays is not None and set(role_plays(root).values()) <= plays:
                 plays = None
-            return self._miss(home, digest, parts, record, plays, why, result)
+            return self._miss(home, digest, parts, record, plays, None if plays is None else components, why, result)
         running = len(record.get("containers") or [])
         unavailable = sorted(k for k, v in (record.get("status") or {}).items() if v == "unavailable")
         if unavailable:
@@ -144,7 +150,7 @@ class ActionModule(ActionBase):
                          "walks every step." % (running, result["seconds"]))
         return result
 
-    def _miss(self, home, digest, parts, record, plays, why, result):
+    def _miss(self, home, digest, parts, record, plays, components, why, result):
         """Some of it differs. The inputs go into <home>/fast-path.next.json (0600) for the summary's record, with the
         last record as its base when only some plays run (plays); result["token"] names that file's content."""
         reasons = "; ".join(why[:3]) + (" (and more)" if len(why) > 3 else "")
@@ -153,7 +159,9 @@ class ActionModule(ActionBase):
             return result
         token = uuid.uuid4().hex
         pending = {"version": fp.VERSION, "token": token, "inputs": digest, "parts": parts,
-                   "plays": None if plays is None else sorted(plays), "base": None if plays is None else record}
+                   "plays": None if plays is None else sorted(plays),
+                   "components": None if components is None else sorted(components),
+                   "base": None if plays is None else record}
         try:
             atomic_write(fp.next_path_of(home), json.dumps(pending, sort_keys=True) + "\n", mode=0o600)
         except FileError as exc:
@@ -163,14 +171,14 @@ class ActionModule(ActionBase):
         if plays is None:
             result["msg"] = "The full walk runs: %s." % reasons
         else:
-            result.update(plays=sorted(plays), status=record.get("status") or {})
+            result.update(plays=sorted(plays), components=sorted(components), status=record.get("status") or {})
             result["msg"] = "Only what differs runs (%s): %s." % (", ".join(sorted(plays)) or "the summary", reasons)
         return result
 
     def _engine_differences(self, record, settings):
-        """What differs in the engine, and the plays that reconciled it (None: not known, so every play): the
-        containers (one list call), the images (one), their files (one archive read per directory), the Redis Cluster
-        (one CLUSTER INFO), then Vault (sys/health)."""
+        """What differs in the engine: (the reasons, the names of the containers they concern, or None when the
+        engine did not answer). The containers (one list call), the images (one), their files (one archive read per
+        directory), the Redis Cluster (one CLUSTER INFO), then Vault (sys/health)."""
         try:
             with dk.Engine(settings, timeout=30) as engine:
                 images = engine.image_ids() if record.get("images") else {}
@@ -196,12 +204,11 @@ class ActionModule(ActionBase):
                 if redis:
                     differing.extend((record["redis_node"]["container"], w) for w in redis)
         except dk.DockerError as exc:
-            return None, ["the Docker engine answered: %s" % exc]
+            return ["the Docker engine answered: %s" % exc], None
         vault = self._vault(record)
         if vault:
             differing.extend((record.get("vault_container") or "", w) for w in vault)
-        plays = fp.plays_of_containers(record, sorted(set(name for name, _why in differing)))
-        return plays, [w for _name, w in differing]
+        return [w for _name, w in differing], sorted(set(name for name, _why in differing))
 
     def _redis(self, engine, record):
         node = record.get("redis_node")
@@ -249,10 +256,12 @@ class ActionModule(ActionBase):
             display.warning("The fast path's record was not written (the Docker engine answered: %s): the next run "
                             "walks every step." % exc)
             return result
-        if pending.get("base"):  # only some plays ran: what the others reconciled is as the last record says
+        if pending.get("base"):  # only some ran: what the others reconciled is as the last record says
             ran, have = set(pending.get("plays") or []), set(f["container"] for f in fingerprints)
+            walked = set(pending.get("components") or [])
             fingerprints = sorted(fingerprints + [f for f in pending["base"].get("containers") or []
-                                                  if f.get("play") not in ran and f["container"] not in have],
+                                                  if f["container"] not in have
+                                                  and (f.get("play") not in ran or f.get("component") not in walked)],
                                   key=lambda f: f["container"])
         plan = args.get("plan") or {}
         enabled = sorted(c for c in plan if (plan[c] or {}).get("enabled"))

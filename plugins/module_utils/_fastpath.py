@@ -117,29 +117,29 @@ def _word(name):
     return re.compile(r"(?<![A-Za-z0-9_])%s(?![A-Za-z0-9_])" % re.escape(name))
 
 
-def plays_of_changes(root, changed, raw_variables, role_plays):
-    """Which plays of site.yml a change of inputs concerns (a set of play names), or None: the full walk.
-    changed: changed_parts(); raw_variables: {name: value as written}; role_plays: {role: play name}.
+def roles_of_changes(root, changed, raw_variables, roles):
+    """Which roles a change of inputs concerns (a set of role names, each run by one play of site.yml), or None: the
+    full walk. changed: changed_parts(); raw_variables: {name: value as written}; roles: the roles of site.yml's plays.
 
-    A changed file under roles/<role>/ concerns that role's play; one under inventories/ none by itself (what it sets
+    A changed file under roles/<role>/ concerns that role; one under inventories/ none by itself (what it sets
     comes as variables); any other changed file (the shared role, plugins, playbooks, image recipes), or an
-    environment variable, concerns every play. A changed variable concerns the
-    plays of the roles whose files name it; so does a variable whose value, as written, names a changed one. A
+    environment variable, concerns every role. A changed variable concerns the
+    roles whose files name it; so does a variable whose value, as written, names a changed one. A
     variable named outside the roles of site.yml's plays (e.g. in the shared role), or named by no file at all
-    (it may be looked up by a computed name), concerns every play."""
+    (it may be looked up by a computed name), concerns every role."""
     if changed.get("env"):
         return None
-    plays = set()
+    found_roles = set()
     for rel in changed.get("files") or []:
         parts = rel.split(os.sep)
         if parts[0] == _INVENTORIES:  # what they set arrives as changed variables
             continue
-        if len(parts) < 3 or parts[0] != "roles" or parts[1] not in role_plays:
+        if len(parts) < 3 or parts[0] != "roles" or parts[1] not in roles:
             return None
-        plays.add(role_plays[parts[1]])
+        found_roles.add(parts[1])
     names = set(changed.get("variables") or [])
     if not names:
-        return plays
+        return found_roles
     while True:  # a variable whose value (a template) names a changed variable changes with it
         more = set(k for k, v in raw_variables.items() if k not in names
                    and any(_word(n).search(json.dumps(_plain(v))) for n in names))
@@ -162,22 +162,23 @@ def plays_of_changes(root, changed, raw_variables, role_plays):
             return None
         for rel in found[name]:
             parts = rel.split(os.sep)
-            if len(parts) < 3 or parts[0] != "roles" or parts[1] not in role_plays:
+            if len(parts) < 3 or parts[0] != "roles" or parts[1] not in roles:
                 return None
-            plays.add(role_plays[parts[1]])
-    return plays
+            found_roles.add(parts[1])
+    return found_roles
 
 
-def plays_of_containers(record, names):
-    """The plays that reconciled these containers (their fingerprints' play), or None when one has none."""
+def of_containers(record, names, key):
+    """The plays (key "play") or components (key "component") that reconciled these containers, from their
+    fingerprints; None when one has none."""
     by_name = dict((f["container"], f) for f in record.get("containers") or [])
-    plays = set()
+    out = set()
     for name in names:
-        play = (by_name.get(name) or {}).get("play")
-        if not play:
+        value = (by_name.get(name) or {}).get(key)
+        if not value:
             return None
-        plays.add(play)
-    return plays
+        out.add(value)
+    return out
 
 
 def host_files(directories):

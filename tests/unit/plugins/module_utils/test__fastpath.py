@@ -134,40 +134,40 @@ def test_a_change_of_inputs_names_what_changed_by_part(tmp_path):
     assert fp.changed_parts(None, now)["variables"] == ["devenv_profile", "postgres_max"]
 
 
-ROLE_PLAYS = {"postgres": "Data services", "pgbouncer": "Data services", "redis": "Redis Cluster",
-              "exporters": "Observability"}
+ROLES = {"postgres", "pgbouncer", "redis", "exporters"}
 
 
-@pytest.mark.parametrize("changed, variables, plays", [
-    ({"files": ["roles/postgres/templates/pg.conf.j2"]}, {}, {"Data services"}),
+@pytest.mark.parametrize("changed, variables, roles", [
+    ({"files": ["roles/postgres/templates/pg.conf.j2"]}, {}, {"postgres"}),
     ({"files": ["inventories/default/group_vars/all/main.yml"]}, {}, set()),  # what it sets comes as variables
     ({"files": ["roles/devenv/tasks/service.yml"]}, {}, None),  # the shared role: every play
     ({"files": ["plugins/action/service.py"]}, {}, None),
     ({"env": ["HOME"]}, {}, None),
-    ({"variables": ["postgres_max"]}, {"postgres_max": 150}, {"Data services"}),
-    ({"variables": ["postgres_port"]}, {"postgres_port": 5433}, {"Data services", "Observability"}),
+    ({"variables": ["postgres_max"]}, {"postgres_max": 150}, {"postgres"}),
+    ({"variables": ["postgres_port"]}, {"postgres_port": 5433}, {"postgres", "exporters"}),
     ({"variables": ["devenv_profile"]}, {"devenv_profile": "full"}, None),  # read by the shared role
     ({"variables": ["nobody_reads_me"]}, {"nobody_reads_me": 1}, None),  # perhaps looked up by a computed name
     # a variable whose value names a changed one changes with it: redis_maxmemory is read by the redis role
     ({"variables": ["postgres_max"]}, {"postgres_max": 150, "redis_maxmemory": "{{ postgres_max * 2 }}"},
-     {"Data services", "Redis Cluster"}),
+     {"postgres", "redis"}),
 ])
-def test_a_change_of_inputs_concerns_the_plays_of_the_roles_that_read_it(tmp_path, changed, variables, plays):
+def test_a_change_of_inputs_concerns_the_roles_that_read_it(tmp_path, changed, variables, roles):
     _tree(tmp_path, {"roles/postgres/templates/pg.conf.j2": "max = {{ postgres_max }} port {{ postgres_port }}",
                      "roles/exporters/defaults/main.yml": "pg_exporter_target: 'dev-postgres:{{ postgres_port }}'",
                      "roles/redis/templates/redis.conf.j2": "maxmemory {{ redis_maxmemory }}",
                      "roles/devenv/defaults/main.yml": "devenv_profile: standard",
                      "inventories/default/group_vars/all/main.yml": "# nobody_reads_me: 1",
                      "scripts/bench.py": "postgres_max = 101  # names it, reads nothing"})
-    assert fp.plays_of_changes(str(tmp_path), changed, variables, ROLE_PLAYS) == plays
+    assert fp.roles_of_changes(str(tmp_path), changed, variables, ROLES) == roles
 
 
-def test_the_plays_of_differing_containers_come_from_their_fingerprints():
+def test_the_plays_and_components_of_differing_containers_come_from_their_fingerprints():
     record = _record()
-    record["containers"][0]["play"] = "Data services"
-    assert fp.plays_of_containers(record, ["dev-pg"]) == {"Data services"}
-    assert fp.plays_of_containers(record, []) == set()
-    assert fp.plays_of_containers(record, ["dev-gone"]) is None  # not recorded: every play
+    record["containers"][0].update(play="Data services", component="pg")
+    assert fp.of_containers(record, ["dev-pg"], "play") == {"Data services"}
+    assert fp.of_containers(record, ["dev-pg"], "component") == {"pg"}
+    assert fp.of_containers(record, [], "play") == set()
+    assert fp.of_containers(record, ["dev-gone"], "play") is None  # not recorded: every play
 
 
 def test_a_changed_image_concerns_each_container_that_runs_it():
