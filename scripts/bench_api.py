@@ -41,9 +41,12 @@ end
 """
 
 
-def converge(replicas):
+def converge(replicas, edge_limit):
+    """The apps scenario with N replicas, and the edge's rate limit (traefik_rate_limit, 100/s per router by default,
+    one budget for every client on loopback) raised to edge_limit: else it, not the edge, is what wrk measures."""
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", PY_COLORS="0")
-    cmd = ["molecule", "converge", "-s", "apps", "--", "-e", "apps_replicas=%d" % replicas]
+    limit = json.dumps({"traefik_rate_limit": {"average": edge_limit, "burst": edge_limit}})
+    cmd = ["molecule", "converge", "-s", "apps", "--", "-e", "apps_replicas=%d" % replicas, "-e", limit]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if out.returncode:
         sys.exit("converge with %d replicas failed:\n%s" % (replicas, (out.stdout + out.stderr)[-3000:]))
@@ -83,6 +86,9 @@ def main():
     parser.add_argument("--replicas", default="1,2,4")
     parser.add_argument("--current", type=int, metavar="N",
                         help="no converge: benchmark the scenario as it runs, with N replicas (direct on replica 1)")
+    parser.add_argument("--edge-limit", type=int, default=1000000, metavar="N",
+                        help="the edge's rate limit while it is measured (requests/s and burst; default 1000000, so "
+                             "that the limit of 100/s does not cap it); with --current, the scenario's own applies")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -93,7 +99,7 @@ def main():
         counts = [args.current] if args.current else [int(n) for n in args.replicas.split(",")]
         for index, replicas in enumerate(counts):
             if not args.current:
-                converge(replicas)
+                converge(replicas, args.edge_limit)
             prime()
             if index == 0:
                 for name, path in ROUTES:
@@ -116,7 +122,10 @@ def main():
             r["socket_errors"], r["edge_share"], r["scaling"] if r["scaling"] is not None else "-"))
     for replicas, usage in mem.items():
         print("memory with %d replica(s): %s" % (replicas, ", ".join("%s %s" % kv for kv in sorted(usage.items()))))
-    print(json.dumps({"runs": runs, "memory": mem, "connections": args.connections, "duration_s": args.duration}))
+    print("edge rate limit: %s" % ("the scenario's own" if args.current else "%d/s, burst %d" % (args.edge_limit,
+                                                                                                   args.edge_limit)))
+    print(json.dumps({"runs": runs, "memory": mem, "connections": args.connections, "duration_s": args.duration,
+                      "edge_limit": None if args.current else args.edge_limit}))
 
 
 if __name__ == "__main__":
