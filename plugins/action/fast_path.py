@@ -93,6 +93,22 @@ def role_plays(root):
     return dict((k, v) for k, v in out.items() if k not in twice)
 
 
+def _partial(plays_of, record, roles, differing):
+    """(plays, components) that differ, when some plays need not run; else (None, None): every play runs.
+    plays_of: role_plays(); roles: the roles the inputs concern; differing: the containers that differ (None: the
+    engine did not say). A component role is named after its component (the shared component steps skip the others)."""
+    if differing is None:
+        return None, None
+    engine_plays = fp.of_containers(record, differing, "play")
+    engine_components = fp.of_containers(record, differing, "component")
+    if engine_plays is None or engine_components is None:
+        return None, None
+    plays = set(plays_of[r] for r in roles) | engine_plays
+    if set(plays_of.values()) <= plays:
+        return None, None
+    return plays, roles | engine_components
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -122,24 +138,20 @@ class ActionModule(ActionBase):
         plays = components = None  # the plays and components that differ; None: all of them
         if record is not None and not fp.record_differences(record, record.get("inputs"), now, host):
             # Nothing is due and the host files hold: the inputs may differ, and then which roles they concern.
-            plays_of = role_plays(root)
-            roles = fp.roles_of_changes(root, fp.changed_parts(record.get("parts"), parts),
-                                        fp.input_variables(task_vars), set(plays_of)) if why else set()
+            plays_of, roles = {}, set()
+            if why:
+                plays_of = role_plays(root)
+                roles = fp.roles_of_changes(root, fp.changed_parts(record.get("parts"), parts),
+                                            fp.input_variables(task_vars), set(plays_of))
             if roles is not None:
                 engine_why, differing = self._engine_differences(record, settings)
                 why = why + engine_why
-                engine_plays = None if differing is None else fp.of_containers(record, differing, "play")
-                engine_components = None if differing is None else fp.of_containers(record, differing, "component")
-                if engine_plays is not None and engine_components is not None:
-                    # A component role is named after its component (the shared component steps skip the others).
-                    plays = set(plays_of[r] for r in roles) | engine_plays
-                    components = roles | engine_components
+                if why:
+                    plays, components = _partial(plays_of or role_plays(root), record, roles, differing)
         result.update(hit=not why, why=why[:5], seconds=round(time.monotonic() - started, 2))
         if why:
             fp.forget(home)
-            if plays is not None and set(role_plays(root).values()) <= plays:
-                plays = None
-            return self._miss(home, digest, parts, record, plays, None if plays is None else components, why, result)
+            return self._miss(home, digest, parts, record, plays, components, why, result)
         running = len(record.get("containers") or [])
         unavailable = sorted(k for k, v in (record.get("status") or {}).items() if v == "unavailable")
         if unavailable:
@@ -155,7 +167,8 @@ class ActionModule(ActionBase):
         last record as its base when only some plays run (plays); result["token"] names that file's content."""
         reasons = "; ".join(why[:3]) + (" (and more)" if len(why) > 3 else "")
         if self._task.check_mode:
-            result["msg"] = "A run would walk %s: %s." % ("every step" if plays is None else ", ".join(plays), reasons)
+            result["msg"] = "A run would walk %s: %s." % ("every step" if plays is None else ", ".join(sorted(plays)),
+                                                          reasons)
             return result
         token = uuid.uuid4().hex
         pending = {"version": fp.VERSION, "token": token, "inputs": digest, "parts": parts,
@@ -195,8 +208,9 @@ class ActionModule(ActionBase):
                     if not fp.only_starting(differing, containers) or time.monotonic() > deadline:
                         break
                     time.sleep(1)
+                already = set(name for name, _why in differing)
                 to_read = dict((item["container"], item) for item in record.get("containers") or []
-                               if item["files"] and item["container"] not in dict(differing))
+                               if item["files"] and item["container"] not in already)
                 have = engine.read_many(dict((name, list(item["files"])) for name, item in to_read.items()))
                 for name, item in sorted(to_read.items()):
                     differing.extend((name, w) for w in fp.file_differences(item, have[name]))

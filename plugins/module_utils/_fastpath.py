@@ -27,7 +27,7 @@ import re
 RECORD = "fast-path.json"
 # What a run's check keeps for its summary: the inputs, and the record it starts from when only some plays run.
 NEXT = "fast-path.next.json"
-VERSION = 2  # 2: the inputs by part, and the play of each container
+VERSION = 2  # 2: the inputs by part, and the play and component of each container
 
 # Variables that say nothing about the environment, or change from run to run (omit is random per run).
 _VOLATILE = frozenset(("hostvars", "groups", "group_names", "inventory_hostname", "inventory_hostname_short",
@@ -99,11 +99,6 @@ def digest_of(parts):
     return _sha(parts)
 
 
-def inputs_digest(root, variables, environ):
-    """digest_of(input_parts(...))."""
-    return digest_of(input_parts(root, variables, environ))
-
-
 def changed_parts(before, now):
     """{"files"|"variables"|"env": sorted names whose digest differs, or that only one side has}."""
     out = {}
@@ -140,14 +135,16 @@ def roles_of_changes(root, changed, raw_variables, roles):
     names = set(changed.get("variables") or [])
     if not names:
         return found_roles
+    patterns = dict((n, _word(n)) for n in names)
+    written = dict((k, json.dumps(_plain(v))) for k, v in raw_variables.items())
     while True:  # a variable whose value (a template) names a changed variable changes with it
-        more = set(k for k, v in raw_variables.items() if k not in names
-                   and any(_word(n).search(json.dumps(_plain(v))) for n in names))
+        more = set(k for k, text in written.items() if k not in names
+                   and any(pattern.search(text) for pattern in patterns.values()))
         if not more:
             break
         names |= more
+        patterns.update((n, _word(n)) for n in more)
     found = dict((n, set()) for n in names)
-    patterns = dict((n, _word(n)) for n in names)
     for path in _collection_files(root):
         rel = os.path.relpath(path, root)
         if os.sep in rel and rel.split(os.sep)[0] not in _READ_BY_A_RUN:  # e.g. inventories: they set variables

@@ -18,23 +18,27 @@ def _tree(root, files):
         path.write_text(text)
 
 
+def _digest(root, variables, environ):
+    return fp.digest_of(fp.input_parts(root, variables, environ))
+
+
 def test_the_digest_follows_the_collection_the_variables_and_the_environment_it_reads(tmp_path):
     _tree(tmp_path, {"roles/x/defaults/main.yml": "x_home: \"{{ lookup('ansible.builtin.env', 'X_HOME') }}\"\n",
                      "docs/guide.md": "prose", "tests/test_x.py": "", "molecule/s/converge.yml": ""})
     env = {"HOME": "/root", "X_HOME": "/x", "TERM": "xterm"}
-    base = fp.inputs_digest(str(tmp_path), {"devenv_profile": "full"}, env)
-    same = fp.inputs_digest(str(tmp_path), {"devenv_profile": "full", "omit": "__omit_1", "_devenv_plan": {},
+    base = _digest(str(tmp_path), {"devenv_profile": "full"}, env)
+    same = _digest(str(tmp_path), {"devenv_profile": "full", "omit": "__omit_1", "_devenv_plan": {},
                                             "ansible_check_mode": True, "playbook_dir": "/elsewhere"},
                             dict(env, TERM="dumb", PWD="/tmp"))
     assert same == base  # Ansible's own variables, this run's facts and environment variables nobody reads
-    assert fp.inputs_digest(str(tmp_path), {"devenv_profile": "minimal"}, env) != base
-    assert fp.inputs_digest(str(tmp_path), {"devenv_profile": "full"}, dict(env, X_HOME="/y")) != base
-    assert fp.inputs_digest(str(tmp_path), {"devenv_profile": "full"}, dict(env, DOCKER_HOST="tcp://x")) != base
+    assert _digest(str(tmp_path), {"devenv_profile": "minimal"}, env) != base
+    assert _digest(str(tmp_path), {"devenv_profile": "full"}, dict(env, X_HOME="/y")) != base
+    assert _digest(str(tmp_path), {"devenv_profile": "full"}, dict(env, DOCKER_HOST="tcp://x")) != base
     (tmp_path / "docs" / "guide.md").write_text("other prose")
     (tmp_path / "tests" / "test_x.py").write_text("changed")
-    assert fp.inputs_digest(str(tmp_path), {"devenv_profile": "full"}, env) == base
+    assert _digest(str(tmp_path), {"devenv_profile": "full"}, env) == base
     (tmp_path / "roles" / "x" / "defaults" / "main.yml").write_text("x_home: /fixed\n")
-    assert fp.inputs_digest(str(tmp_path), {"devenv_profile": "full"}, env) != base
+    assert _digest(str(tmp_path), {"devenv_profile": "full"}, env) != base
 
 
 def test_the_host_files_leave_out_the_record_the_lock_backups_and_temporary_files(tmp_path):
@@ -126,7 +130,7 @@ def test_a_change_of_inputs_names_what_changed_by_part(tmp_path):
     _tree(tmp_path, {"roles/postgres/templates/pg.conf.j2": "{{ postgres_max }}", "roles/devenv/defaults/main.yml": ""})
     env = {"HOME": "/root"}
     before = fp.input_parts(str(tmp_path), {"postgres_max": 100, "devenv_profile": "full"}, env)
-    assert fp.digest_of(before) == fp.inputs_digest(str(tmp_path), {"postgres_max": 100, "devenv_profile": "full"}, env)
+    assert fp.digest_of(before) == _digest(str(tmp_path), {"postgres_max": 100, "devenv_profile": "full"}, env)
     (tmp_path / "roles/postgres/templates/pg.conf.j2").write_text("max = {{ postgres_max }}")
     now = fp.input_parts(str(tmp_path), {"postgres_max": 150, "devenv_profile": "full"}, dict(env, HOME="/home/u"))
     assert fp.changed_parts(before, now) == {"files": ["roles/postgres/templates/pg.conf.j2"],
