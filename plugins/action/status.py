@@ -93,7 +93,8 @@ class ActionModule(ActionBase):
     def _reach(self, plan, settings, ca_file, reachable):
         """Adds extra["unreachable"] to each running component that a user cannot reach: every probe side by side,
         so the whole check takes about one timeout at most."""
-        ca_file = ca_file if ca_file and os.path.isfile(os.path.expanduser(ca_file)) else None
+        ca_file = os.path.expanduser(ca_file) if ca_file else None
+        ca_file = ca_file if ca_file and os.path.isfile(ca_file) else None
         # Routes only while the edge runs: else the edge's own row says why nothing is reached through it.
         edge_up = any(plan[component].get("edge") for component, _extra in reachable)
         targets = [(extra, target) for component, extra in reachable
@@ -102,7 +103,7 @@ class ActionModule(ActionBase):
         if not targets:
             return
         with ThreadPoolExecutor(min(16, len(targets))) as pool:
-            answers = list(pool.map(lambda item: reach(item[1], ca_file and os.path.expanduser(ca_file)), targets))
+            answers = list(pool.map(lambda item: reach(item[1], ca_file), targets))
         for (extra, target), answer in zip(targets, answers, strict=True):
             problem = st.reach_problem(target, answer)
             if problem:

@@ -20,27 +20,42 @@ VERSION_ENV = ("PG_VERSION", "MYSQL_VERSION", "MARIADB_VERSION", "REDIS_VERSION"
 COLUMNS = ("component", "state", "health", "uptime", "version", "urls", "detail")
 
 
+def _published(spec):
+    """(name, port) of each port a component publishes on the host, by name."""
+    return [(name, port) for name, port in sorted((spec.get("ports") or {}).items()) if (port or {}).get("host")]
+
+
+def _edge(plan):
+    """The enabled edge's entry (the component routes go through), or None."""
+    return next((e for e in (plan or {}).values() if e.get("edge") and e.get("enabled", True)), None)
+
+
+def _https(edge):
+    return ((edge.get("ports") or {}).get("https") or {}).get("host")
+
+
+def _edge_url(host, https):
+    return "https://%s%s" % (host, "" if https in (443, None) else ":%s" % https)
+
+
 def urls(component, plan, bind_address="127.0.0.1"):
     """Host ports of a component (name address:port), then https://<name>.localhost where an enabled edge routes it."""
     spec = (plan or {}).get(component) or {}
-    out = ["%s %s:%s" % (name, bind_address, port["host"])
-           for name, port in sorted((spec.get("ports") or {}).items()) if (port or {}).get("host")]
-    edge = [e for e in (plan or {}).values() if e.get("edge") and e.get("enabled", True)]
+    out = ["%s %s:%s" % (name, bind_address, port["host"]) for name, port in _published(spec)]
+    edge = _edge(plan)
     if spec.get("web") and spec.get("enabled", True) and edge:
-        https = ((edge[0].get("ports") or {}).get("https") or {}).get("host")
-        out.append("https://%s%s" % (spec["web"]["host"], "" if https in (443, None) else ":%s" % https))
+        out.append(_edge_url(spec["web"]["host"], _https(edge)))
     return out
 
 
 def reach_targets(component, plan, bind_address="127.0.0.1"):
-    """What a user reaches of a component: ("port", its name, address, host port) for every published port, and
+    """What a user reaches of a component: ("port", its name, address, host port) for every published TCP port, and
     ("route", host, address, the edge's HTTPS port, path) where an enabled edge routes its web UI."""
     spec = (plan or {}).get(component) or {}
-    out = [("port", name, bind_address, int(port["host"]))
-           for name, port in sorted((spec.get("ports") or {}).items())
-           if (port or {}).get("host") and (port.get("protocol") or "tcp") == "tcp"]
-    edge = [e for e in (plan or {}).values() if e.get("edge") and e.get("enabled", True)]
-    https = ((edge[0].get("ports") or {}).get("https") or {}).get("host") if edge else None
+    out = [("port", name, bind_address, int(port["host"])) for name, port in _published(spec)
+           if (port.get("protocol") or "tcp") == "tcp"]
+    edge = _edge(plan)
+    https = _https(edge) if edge else None
     if spec.get("web") and https:
         out.append(("route", spec["web"]["host"], bind_address, int(https), spec["web"].get("path") or "/"))
     return out
@@ -57,7 +72,7 @@ def reach_problem(target, answer):
     if target[0] == "port":
         return None if answer is True else "port %s %s:%s does not answer (%s)" % (target[1], target[2], target[3],
                                                                                     answer)
-    where = "https://%s%s" % (target[1], "" if target[3] == 443 else ":%s" % target[3])
+    where = _edge_url(target[1], target[3])
     if isinstance(answer, int) and answer not in EDGE_FAILURES:
         return None
     if isinstance(answer, int):
