@@ -34,8 +34,8 @@ _VOLATILE = frozenset(("hostvars", "groups", "group_names", "inventory_hostname"
                        "inventory_dir", "inventory_file", "playbook_dir", "play_hosts", "omit", "role_name",
                        "role_names", "role_path", "role_uuid", "environment", "vars"))
 # What of the checkout is not an input of a run.
-_SKIP_DIRS = frozenset((".git", ".cache", ".venv", "collections", "molecule", "tests", "docs", "__pycache__",
-                        "node_modules", "target", ".pytest_cache", ".ruff_cache"))
+_SKIP_DIRS = frozenset((".git", ".cache", ".ansible", ".venv", "collections", "molecule", "tests", "docs",
+                        "__pycache__", "node_modules", "target", ".pytest_cache", ".ruff_cache"))
 _ENV_LOOKUP = re.compile(r"""lookup\(\s*['"](?:ansible\.builtin\.)?env['"]\s*,\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 _ALWAYS_ENV = ("HOME", "DOCKER_HOST")
 # Host files larger than this are not the instance's settings (backups, logs): left out of the record.

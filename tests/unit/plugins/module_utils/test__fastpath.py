@@ -36,6 +36,7 @@ def test_the_digest_follows_the_collection_the_variables_and_the_environment_it_
     assert _digest(str(tmp_path), {"devenv_profile": "full"}, dict(env, DOCKER_HOST="tcp://x")) != base
     (tmp_path / "docs" / "guide.md").write_text("other prose")
     (tmp_path / "tests" / "test_x.py").write_text("changed")
+    _tree(tmp_path, {".ansible/roles/cache.yml": "written by ansible-lint"})  # a tool's cache, not an input
     assert _digest(str(tmp_path), {"devenv_profile": "full"}, env) == base
     (tmp_path / "roles" / "x" / "defaults" / "main.yml").write_text("x_home: /fixed\n")
     assert _digest(str(tmp_path), {"devenv_profile": "full"}, env) != base
