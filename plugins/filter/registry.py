@@ -19,6 +19,8 @@ import ipaddress
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.colima_services.devenv.plugins.module_utils import _preflight
+
 PORT_KINDS = ("tcp", "http", "https", "metrics")
 PROFILES = ("minimal", "standard", "core", "full")
 BACKUP_METHODS = ("pg_dump", "mysqldump", "raft_snapshot", "redis_rdb", "rabbitmq_definitions",
@@ -410,4 +412,4 @@ class FilterModule(object):
         return {"registry": registry, "vault_services": vault_services, "vault_pki_roles": vault_pki_roles,
                 "cert_request": cert_request, "web_routes": web_routes, "scrape_targets": scrape_targets,
                 "vault_secrets": vault_secrets, "edge_hosts": edge_hosts,
-                "readable_secrets": readable_secrets}
+                "readable_secrets": readable_secrets, "stale_replicas": _preflight.stale_replicas}

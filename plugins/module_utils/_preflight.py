@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import ipaddress
 import os
+import re
 import socket
 import subprocess
 
@@ -124,6 +125,47 @@ def is_ours(obj, label_prefix, instance):
     return labels.get(label_prefix + ".owner") == "devenv" and labels.get(label_prefix + ".instance") == instance
 
 
+_REPLICA_NAME = re.compile(r"^(?P<group>.+)-[1-9][0-9]*$")
+
+
+def replica_group(component, components):
+    """The component whose replicas the container of `component` is one of, or None when it is not one.
+
+    A component with `replicas` is its own group (one container at N = 1), a replica in the plan names its group
+    (replica_of), and so does <group>-<n> that the plan no longer has (scaled down, or back to one container), or a
+    <group> that is now expanded into <group>-1..N (scaled up from one)."""
+    components = components or {}
+    spec = components.get(component)
+    if spec is not None:
+        return (spec or {}).get("replica_of") or (component if "replicas" in (spec or {}) else None)
+    match = _REPLICA_NAME.match(component or "")
+    for group in ([match.group("group")] if match else []) + [component]:
+        if "replicas" in (components.get(group) or {}) or any(
+                (other or {}).get("replica_of") == group for other in components.values()):
+            return group
+    return None
+
+
+def stale_replicas(containers, components, label_prefix):
+    """The components of the containers (this instance's) that are replicas of an enabled component the plan no
+    longer runs them for: scaled from 3 to 1, they are <name>-1..3 and hold the addresses and ports it needs."""
+    wanted = enabled_components(components)
+    groups = set(replica_group(name, components) for name in wanted) - {None}
+    stale = []
+    for container in containers or []:
+        component = _labels(container).get(label_prefix + ".component", "")
+        if component and component not in wanted and replica_group(component, components) in groups:
+            stale.append(component)
+    return sorted(set(stale))
+
+
+def _same_replicas(container, name, components, label_prefix, instance):
+    """The container is this instance's and one of the replicas of component `name` (scaling moves them)."""
+    group = replica_group(name, components)
+    return (group is not None and is_ours(container, label_prefix, instance)
+            and replica_group(_labels(container).get(label_prefix + ".component", ""), components) == group)
+
+
 def check_networks(networks, network_name, network, label_prefix, instance):
     """Our network name is ours, and no foreign network overlaps our subnet."""
     problems = []
@@ -187,7 +229,8 @@ def check_containers(containers, components, check, network_name, container_pref
                 continue
             nets = ((other.get("NetworkSettings") or {}).get("Networks") or {})
             addr = (nets.get(network_name) or {}).get("IPAddress")
-            if addr and spec.get("ip") and addr == str(spec.get("ip")):
+            if addr and spec.get("ip") and addr == str(spec.get("ip")) \
+                    and not _same_replicas(other, name, components, label_prefix, instance):
                 problems.append(
                     "IP %s of component '%s' is already used by container '%s' on network '%s'. "
                     "Set %s.%s.ip to a free address, or remove that container." % (
@@ -424,8 +467,9 @@ def check_ports(containers, components, check, default_bind, container_prefix, l
             owner = port_owner(containers, host, bind_address)
             if owner is not None:
                 owner_name = _container_name(owner)
-                if is_ours(owner, label_prefix, instance) and owner_name == container_prefix + name:
-                    continue
+                if (is_ours(owner, label_prefix, instance) and owner_name == container_prefix + name) \
+                        or _same_replicas(owner, name, components, label_prefix, instance):
+                    continue  # its own container, or a replica the apps role removes before it starts this one
                 problems.append("Host port %s:%s for %s/%s is published by container '%s'. %s" % (
                     bind_address, host, name, port_name, owner_name, fix))
                 continue

@@ -236,6 +236,68 @@ def test_free_port_passes_and_our_own_container_may_hold_it():
         sock.close()
 
 
+# The plan of reference-api at N = 1, and at N = 3 (the registry's expansion: <name>-1..3, replica_of).
+ONE = {"reference-api": {"ip": "172.20.0.100", "replicas": 1}, "redis-1": {"ip": "172.20.0.13"},
+       "api-first": {"ip": "172.20.0.101", "replicas": 1, "enabled": False}}
+THREE = dict((n, {"ip": "172.20.0.%d" % (100 + 10 * i), "replicas": 3, "replica_of": "reference-api"})
+             for i, n in enumerate(["reference-api-1", "reference-api-2", "reference-api-3"]))
+THREE["redis-1"] = ONE["redis-1"]
+
+
+@pytest.mark.parametrize("component,plan,group", [
+    ("reference-api", ONE, "reference-api"),         # at N = 1 it is its own group
+    ("reference-api-2", ONE, "reference-api"),       # a replica the plan no longer has (3 -> 1)
+    ("reference-api-2", THREE, "reference-api"),     # a replica in the plan
+    ("reference-api", THREE, "reference-api"),       # the one container of before (1 -> 3)
+    ("reference-api-4", THREE, "reference-api"),     # 4 -> 3
+    ("redis-1", ONE, None),                          # no replicas: never a group, whatever its name
+    ("redis-2", ONE, None),
+    ("postgres-2", ONE, None),
+    ("api-first-2", ONE, "api-first"),               # a disabled component's replicas are still its group
+    ("reference-api-0", ONE, None),                  # replicas count from 1
+    ("reference-api-x", ONE, None),
+])
+def test_replica_group(component, plan, group):
+    assert pf.replica_group(component, plan) == group
+
+
+def test_stale_replicas_are_those_of_an_enabled_group_the_plan_does_not_run():
+    def labelled(component):
+        return container("dev-" + component, dict(OURS, **{PREFIX + ".component": component}))
+    running = [labelled(n) for n in ("reference-api-1", "reference-api-2", "reference-api-3", "redis-1",
+                                     "api-first-1", "postgres-2")]
+    assert pf.stale_replicas(running, ONE, PREFIX) == ["reference-api-1", "reference-api-2", "reference-api-3"]
+    assert pf.stale_replicas([*running, labelled("reference-api")], THREE, PREFIX) == ["reference-api"]
+    assert pf.stale_replicas(running, dict(THREE, **{"reference-api-3": dict(THREE["reference-api-3"], enabled=False)}),
+                             PREFIX) == ["reference-api-3"]
+
+
+def test_scaling_an_app_is_not_a_port_or_address_conflict():
+    """3 -> 1: dev-reference-api-1 still publishes the port and holds the address the new dev-reference-api needs;
+    the apps role removes it first. Another instance's replica, or another component, still conflicts."""
+    sock, held = listener()
+    try:
+        plan = {"reference-api": {"ip": "172.20.0.100", "replicas": 1,
+                                  "ports": {"http": {"host": held, "container": 8000}}}}
+        nets = {"NetworkSettings": {"Networks": {"dev-services": {"IPAddress": "172.20.0.100"}}}}
+
+        def holder(component, labels):
+            c = container("dev-" + component, dict(labels, **{PREFIX + ".component": component}),
+                          ports=[{"IP": "127.0.0.1", "PublicPort": held, "PrivatePort": 8000}])
+            c.update(nets)
+            return c
+        ours = holder("reference-api-1", OURS)
+        assert pf.check_ports([ours], plan, ["reference-api"], "127.0.0.1", "dev-", PREFIX, "default") == []
+        assert pf.check_containers([ours], plan, ["reference-api"], "dev-services", "dev-", PREFIX, "default") == []
+        for other in (holder("reference-api-1", dict(OURS, **{PREFIX + ".instance": "other"})),
+                      holder("postgres", OURS)):
+            assert len(pf.check_ports([other], plan, ["reference-api"], "127.0.0.1", "dev-", PREFIX, "default")) == 1
+            assert len(pf.check_containers([other], plan, ["reference-api"], "dev-services", "dev-", PREFIX,
+                                           "default")) == 1
+    finally:
+        sock.close()
+
+
 def test_memory():
     plan = {"a": {"memory_mb": 3000}, "b": {"memory_mb": 2000}, "c": {"memory_mb": 9000, "enabled": False}}
     problems, need = pf.check_memory(plan, 4 * 1024 ** 3, 512)
