@@ -23,6 +23,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.colima_services.devenv.plugins.module_utils import _backup
 from ansible_collections.colima_services.devenv.plugins.module_utils import _fastpath as fp
 from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
 from ansible_collections.colima_services.devenv.plugins.module_utils import _vault
@@ -283,7 +284,8 @@ class ActionModule(ActionBase):
         for name in [c for c in enabled if is_a(plan[c], "redis_node")]:
             container = settings.get("container_prefix", "") + name
             item = next((f for f in fingerprints if f["container"] == container), None)
-            conf = next((d for d in (item or {}).get("files", {}) if d.endswith("/redis.conf")), None)
+            suffix = "/" + _backup.CLIENT_FILES["redis"]
+            conf = next((d for d in (item or {}).get("files", {}) if d.endswith(suffix)), None)
             if conf:
                 redis_node = {"container": item["container"], "conf": conf}
                 break

@@ -25,6 +25,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.colima_services.devenv.plugins.module_utils import _backup
 from ansible_collections.colima_services.devenv.plugins.module_utils import _status as st
 from ansible_collections.colima_services.devenv.plugins.module_utils import _vault
 from ansible_collections.colima_services.devenv.plugins.module_utils._reconcile import healthcheck_argv
@@ -122,7 +123,7 @@ class ActionModule(ActionBase):
         # The node's config, where the redis role puts it (devenv_conf_dir); the fast path reads it from its files.
         if not settings.get("conf_dir"):
             raise AnsibleActionFail("status needs settings.conf_dir (devenv_conf_dir, from the devenv role's init)")
-        self._redis_conf = os.path.join(settings["conf_dir"], "redis.conf")
+        self._redis_conf = os.path.join(settings["conf_dir"], _backup.CLIENT_FILES["redis"])
         try:
             self._engine = dk.Engine(settings, timeout=30)
         except dk.EngineUnavailable as exc:

@@ -1,11 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) colima_services.devenv contributors
 # MIT License (see LICENSE)
-"""The summary filter: one line per component for the end-of-run summary."""
+"""The summary filter: one line per component for the end-of-run summary; the names of the client files."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+from ansible_collections.colima_services.devenv.plugins.module_utils import _backup
 
 
 def status_line(component, plan, status, bind_address="127.0.0.1"):
@@ -26,6 +28,11 @@ def status_line(component, plan, status, bind_address="127.0.0.1"):
     return "%-14s %-12s %s" % (component, state, ports)
 
 
+def client_file(component):
+    """The name of a component's client file in its container's conf directory (_backup.CLIENT_FILES)."""
+    return _backup.CLIENT_FILES[component]
+
+
 class FilterModule(object):
     def filters(self):
-        return {"status_line": status_line}
+        return {"status_line": status_line, "client_file": client_file}

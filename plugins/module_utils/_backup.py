@@ -29,10 +29,15 @@ METHODS = ("raft_snapshot", "pg_dump", "mysqldump", "redis_rdb", "rabbitmq_defin
 PG_SKIP = ("postgres", "template0", "template1")
 MYSQL_SKIP = ("information_schema", "performance_schema", "mysql", "sys")
 
+# The client files the roles write into the container's conf directory (devenv_conf_dir; the client_file filter
+# gives the roles these names) and the commands here, status and `devenv shell` read: root's option file, a node's
+# config with its password, the admin password. Named here only.
+CLIENT_FILES = {"mysql": "mysql-client.cnf", "redis": "redis.conf", "mongodb": "mongodb-password"}
+
 # Redis: the password is read from the node's own config file inside the container, into the environment of
 # this shell only (never on a command line).
-REDIS_AUTH = ("REDISCLI_AUTH=$(sed -n 's/^requirepass \"\\(.*\\)\"$/\\1/p' \"$%s/redis.conf\"); "
-               "export REDISCLI_AUTH; " % CONF_ENV)
+REDIS_AUTH = ("REDISCLI_AUTH=$(sed -n 's/^requirepass \"\\(.*\\)\"$/\\1/p' \"$%s/%s\"); "
+               "export REDISCLI_AUTH; " % (CONF_ENV, CLIENT_FILES["redis"]))
 
 # BGSAVE (retried while an AOF rewrite runs), wait for it, check it succeeded; prints the RDB's path.
 REDIS_BGSAVE = ["/bin/sh", "-c", REDIS_AUTH + """
@@ -124,7 +129,8 @@ done
 def _mysql_tool(dump):
     # MariaDB names its tools mariadb-dump/mariadb, MySQL mysqldump/mysql; the option file holds root's password.
     first, second = ("mariadb-dump", "mysqldump") if dump else ("mariadb", "mysql")
-    return '$(command -v %s || command -v %s) --defaults-extra-file="$%s/mysql-client.cnf"' % (first, second, CONF_ENV)
+    return '$(command -v %s || command -v %s) --defaults-extra-file="$%s/%s"' % (first, second, CONF_ENV,
+                                                                                      CLIENT_FILES["mysql"])
 
 
 def mysql_client():
@@ -160,7 +166,7 @@ RABBITMQ_RESTORE = ["/bin/sh", "-c",
 # managed by the mongodb role). The password is never an argument: mongodump reads it from a 0600 YAML file
 # (--config, tools >= 100.3) written from the container's own 0600 password file; the script reads that file itself.
 MONGO_SKIP = ("admin", "config", "local")
-MONGO_PASSWORD = "$%s/mongodb-password" % CONF_ENV
+MONGO_PASSWORD = "$%s/%s" % (CONF_ENV, CLIENT_FILES["mongodb"])
 MONGO_CA = "$%s/mongodb-ca.crt" % CONF_ENV
 MONGO_DUMP_DIR = WORK_DIR + "/dump"
 MONGO_SCRIPT = WORK_DIR + "/mongo_dump.py"
@@ -193,7 +199,7 @@ def conf_env(settings):
 def _mongo_argv(tool, mode, user, tools_command):
     """The pymongo script's MODE, or TOOLS_COMMAND in a shell that wrote the 0600 config file (removed after it)."""
     if tool == "python":
-        return ["python3", MONGO_SCRIPT, mode, user, MONGO_DUMP_DIR]
+        return ["python3", MONGO_SCRIPT, mode, user, MONGO_DUMP_DIR, CLIENT_FILES["mongodb"]]
     return ["/bin/sh", "-c", _MONGO_TOOLS_CONF + tools_command, "sh", user, MONGO_DUMP_DIR]
 
 

@@ -5,14 +5,17 @@
 (the local recipe images/mongodb). The backup action uploads this file into the container's private work directory
 and runs it there with python3; it is not imported by any module.
 
-  python3 _mongo_dump.py dump USER DIR      every database but admin, config and local into DIR, in mongodump's
+  python3 _mongo_dump.py dump USER DIR PASSWORD_FILE
+                                            every database but admin, config and local into DIR, in mongodump's
                                             directory layout: DIR/<db>/<collection>.bson (the documents, as BSON,
                                             one after the other) and <collection>.metadata.json (options and indexes,
                                             canonical extended JSON), so that mongorestore reads it too
-  python3 _mongo_dump.py restore USER DIR   the same layout back, like mongorestore --drop: each collection in DIR is
+  python3 _mongo_dump.py restore USER DIR PASSWORD_FILE
+                                            the same layout back, like mongorestore --drop: each collection in DIR is
                                             dropped, created with its options, filled, and its indexes are rebuilt
 
-The user is the admin (root role) user; its password is read from the container's 0600 file, never an argument.
+The user is the admin (root role) user; its password is read from the container's 0600 file PASSWORD_FILE (a name in
+the conf directory: _backup.CLIENT_FILES), never an argument.
 TLS (verifying the server's certificate for localhost with the container's CA) when the CA file is there.
 Prints one JSON object: {"tool": ..., "databases": {db: {collection: documents}}}. Needs pymongo >= 3.9.
 
@@ -67,10 +70,10 @@ def bson_documents(handle):
         yield head + body
 
 
-def _client(user):
+def _client(user, password_file):
     from pymongo import MongoClient
     conf = os.environ[CONF_ENV]
-    with open(os.path.join(conf, "mongodb-password")) as handle:
+    with open(os.path.join(conf, password_file)) as handle:
         password = handle.read().strip()
     ca_file = os.path.join(conf, "mongodb-ca.crt")
     tls = {"tls": True, "tlsCAFile": ca_file} if os.path.exists(ca_file) else {}
@@ -145,14 +148,14 @@ def restore(client, directory):
 
 
 def main(argv):
-    if len(argv) != 4 or argv[1] not in ("dump", "restore"):
-        print("usage: %s dump|restore USER DIR" % argv[0], file=sys.stderr)
+    if len(argv) != 5 or argv[1] not in ("dump", "restore"):
+        print("usage: %s dump|restore USER DIR PASSWORD_FILE" % argv[0], file=sys.stderr)
         return 2
     from pymongo.errors import PyMongoError
-    command, user, directory = argv[1:]
+    command, user, directory, password_file = argv[1:]
     os.umask(0o077)  # the dump is as private as the database
     try:
-        client = _client(user)
+        client = _client(user, password_file)
         summary = (dump if command == "dump" else restore)(client, directory)
     except (PyMongoError, OSError, ValueError) as exc:
         print("%s failed: %s" % (command, str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__),

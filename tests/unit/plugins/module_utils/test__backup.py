@@ -2,6 +2,7 @@
 and the pymongo script's own helpers (module_utils/_mongo_dump.py)."""
 
 import io
+import os
 import subprocess
 import tarfile
 
@@ -57,7 +58,8 @@ def test_mongo_commands_carry_no_password():
     assert bk.mongo_tool("mongodump") == "mongodump"
     with pytest.raises(ValueError, match="neither mongodump"):
         bk.mongo_tool("none")
-    assert bk.mongo_dump("python", "dev_user") == ["python3", bk.MONGO_SCRIPT, "dump", "dev_user", bk.MONGO_DUMP_DIR]
+    assert bk.mongo_dump("python", "dev_user") == ["python3", bk.MONGO_SCRIPT, "dump", "dev_user", bk.MONGO_DUMP_DIR,
+                                                   bk.CLIENT_FILES["mongodb"]]
     assert bk.mongo_restore("python", "dev_user")[2] == "restore"
     for argv in (bk.mongo_dump("mongodump", "dev_user"), bk.mongo_restore("mongodump", "dev_user")):
         script = argv[2]
@@ -162,3 +164,17 @@ def test_the_pymongo_script_reads_the_directory_the_commands_are_given():
     assert md.CONF_ENV == bk.CONF_ENV and bk.conf_env({"conf_dir": "/etc/x"}) == {bk.CONF_ENV: "/etc/x"}
     commands = (bk.REDIS_BGSAVE, bk.mysql_list(), bk.mongo_dump("mongodump", "u"))
     assert all("/usr/local/etc" not in part for argv in commands for part in argv)
+
+
+def test_the_client_files_are_named_once_and_the_roles_take_them_from_there():
+    """The roles write the client files under the names _backup reads (the client_file filter), never typing them."""
+    from ansible_collections.colima_services.devenv.plugins.filter.service import client_file
+
+    assert {c: client_file(c) for c in bk.CLIENT_FILES} == bk.CLIENT_FILES
+    root = os.path.join(os.path.dirname(__file__), *[".."] * 4, "roles")
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            text = open(os.path.join(dirpath, name)).read()
+            for typed in bk.CLIENT_FILES.values():
+                assert "/" + typed not in text and "'%s'" % typed not in text and '"%s"' % typed not in text, (
+                    "%s types %s: use the client_file filter" % (os.path.join(dirpath, name), typed))
