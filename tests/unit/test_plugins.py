@@ -22,9 +22,9 @@ def test_mounts():
     assert _reconcile.bind_mount({"source": "/k", "target": "/keys", "read_only": False})["read_only"] is False
 
 
-def test_only_the_summary_filter_is_public():
+def test_only_the_summary_and_client_file_filters_are_public():
     # port_spec, volume_mount and bind_mount are the reconcile step's helpers, not filters.
-    assert sorted(service.FilterModule().filters()) == ["status_line"]
+    assert sorted(service.FilterModule().filters()) == ["client_file", "status_line"]
 
 
 def test_status_line():
