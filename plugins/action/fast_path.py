@@ -280,11 +280,10 @@ class ActionModule(ActionBase):
                                   key=lambda f: f["container"])
         plan = args.get("plan") or {}
         enabled = sorted(c for c in plan if (plan[c] or {}).get("enabled"))
-        redis_node = None
+        redis_node, suffix = None, "/" + _backup.CLIENT_FILES["redis"]
         for name in [c for c in enabled if is_a(plan[c], "redis_node")]:
             container = settings.get("container_prefix", "") + name
             item = next((f for f in fingerprints if f["container"] == container), None)
-            suffix = "/" + _backup.CLIENT_FILES["redis"]
             conf = next((d for d in (item or {}).get("files", {}) if d.endswith(suffix)), None)
             if conf:
                 redis_node = {"container": item["container"], "conf": conf}

@@ -146,6 +146,10 @@ def replica_group(component, components):
     return None
 
 
+def _component_of(container, label_prefix):
+    return _labels(container).get(label_prefix + ".component", "")
+
+
 def stale_replicas(containers, components, label_prefix):
     """The components of the containers (this instance's) that are replicas of an enabled component the plan no
     longer runs them for: scaled from 3 to 1, they are <name>-1..3 and hold the addresses and ports it needs."""
@@ -153,7 +157,7 @@ def stale_replicas(containers, components, label_prefix):
     groups = set(replica_group(name, components) for name in wanted) - {None}
     stale = []
     for container in containers or []:
-        component = _labels(container).get(label_prefix + ".component", "")
+        component = _component_of(container, label_prefix)
         if component and component not in wanted and replica_group(component, components) in groups:
             stale.append(component)
     return sorted(set(stale))
@@ -163,7 +167,7 @@ def _same_replicas(container, name, components, label_prefix, instance):
     """The container is this instance's and one of the replicas of component `name` (scaling moves them)."""
     group = replica_group(name, components)
     return (group is not None and is_ours(container, label_prefix, instance)
-            and replica_group(_labels(container).get(label_prefix + ".component", ""), components) == group)
+            and replica_group(_component_of(container, label_prefix), components) == group)
 
 
 def check_networks(networks, network_name, network, label_prefix, instance):
